@@ -1,0 +1,164 @@
+/**
+ * `stockgate start` (`npm start`): the whole system on one machine with embedded defaults: the
+ * gateway and its broker, a terminal fleet, a client fleet. Each runs as a child process; the
+ * gateway is restarted if it dies. Ctrl-C stops everything in order and exits 0.
+ */
+import { join, relative } from 'node:path';
+import type { Command } from 'commander';
+import { demoCredentialsPath, ensureDemoCredentials } from '../../gateway/auth/demo.ts';
+import { loadConfig } from '../../gateway/config.ts';
+import { SupervisedChild } from '../../lib/supervisor.ts';
+import { int, num } from './common.ts';
+
+interface StartOptions {
+  terminals: number;
+  clients: number;
+  rate: number;
+  skus: number;
+  status: boolean;
+}
+
+export function startCommand(program: Command): void {
+  program
+    .command('start')
+    .description('run the whole system: gateway + broker, terminal fleet, client fleet (Ctrl-C stops)')
+    .option('--terminals <n>', 'simulated terminals', int('terminals', 0, 1000), 8)
+    .option('--clients <n>', 'simulated client connections', int('clients', 0, 10_000), 20)
+    .option('--rate <orders/s>', 'client arrival rate', num('rate'), 5)
+    .option('--skus <n>', 'SKUs in the terminals layout', int('skus', 1), 40)
+    .option('--no-status', 'do not print a status line')
+    .action(async (o: StartOptions) => {
+      const config = loadConfig();
+      const dataDir = config.dataDir;
+      const show = (p: string) => relative(process.cwd(), p) || '.';
+      const terminalIds = Array.from(
+        { length: Math.max(o.terminals, 1) },
+        (_, i) => `t${String(i + 1).padStart(2, '0')}`,
+      );
+      const creds = await ensureDemoCredentials(dataDir, {
+        clients: Math.max(1, Math.min(o.clients, 20)),
+        terminals: terminalIds,
+      });
+      const credFile = demoCredentialsPath(dataDir);
+      const logs = join(dataDir, 'logs');
+      const env = { STOCKGATE_DATA_DIR: dataDir };
+
+      const gateway = new SupervisedChild({
+        name: 'gateway',
+        args: ['gateway'],
+        env,
+        logFile: join(logs, 'gateway.log'),
+        restart: true,
+      });
+      const terminals = new SupervisedChild({
+        name: 'terminals',
+        args: [
+          'sim',
+          'terminals',
+          '--credentials',
+          credFile,
+          '--count',
+          String(Math.min(o.terminals, creds.terminals.length)),
+          '--skus',
+          String(o.skus),
+          '--data-dir',
+          join(dataDir, 'terminals'),
+          '--url',
+          `mqtt://${config.host}:${config.mqttPort}`,
+        ],
+        env,
+        logFile: join(logs, 'terminals.log'),
+      });
+      const clients = new SupervisedChild({
+        name: 'clients',
+        args: [
+          'sim',
+          'clients',
+          '--credentials',
+          credFile,
+          '--count',
+          String(o.clients),
+          '--rate',
+          String(o.rate),
+          '--url',
+          `mqtt://${config.host}:${config.mqttPort}`,
+        ],
+        env,
+        logFile: join(logs, 'clients.log'),
+      });
+      const children = [clients, terminals, gateway];
+
+      let stopping = false;
+      let statusTimer: NodeJS.Timeout | null = null;
+      const stopAll = async (why: string, code: number) => {
+        if (stopping) return;
+        stopping = true;
+        if (statusTimer) clearInterval(statusTimer);
+        process.stderr.write(`\nstockgate: stopping (${why})...\n`);
+        // Clients first, terminals next, the gateway last: nothing is left talking to a dead broker.
+        for (const child of children) await child.stop();
+        process.stderr.write(
+          `stockgate: stopped. Data kept in ${show(dataDir)}; npm start resumes from it.\n`,
+        );
+        process.exit(code);
+      };
+      process.on('SIGINT', () => void stopAll('Ctrl-C', 0));
+      process.on('SIGTERM', () => void stopAll('SIGTERM', 0));
+
+      try {
+        process.stderr.write(`stockgate: starting the gateway (data in ${show(dataDir)})...\n`);
+        await gateway.start();
+        gateway.on('exit', (code, signal) => {
+          if (!stopping)
+            process.stderr.write(`\nstockgate: the gateway died (${signal ?? code}); restarting it\n`);
+        });
+        if (o.terminals > 0) await terminals.start();
+        if (o.clients > 0 && o.rate > 0) await clients.start();
+      } catch (err) {
+        process.stderr.write(`stockgate: ${(err as Error).message}\n`);
+        await stopAll('start failed', 1);
+        return;
+      }
+
+      const h = config.host;
+      process.stdout.write(
+        [
+          '',
+          'stockgate is running.',
+          `  MQTT          mqtt://${h}:${config.mqttPort}   (WebSocket ws://${h}:${config.wsPort}/mqtt)`,
+          `  health        http://${h}:${config.httpPort}/healthz`,
+          `  credentials   ${show(credFile)}  (demo identities: clients, operator, terminals)`,
+          `  logs          ${show(logs)}/{gateway,terminals,clients}.log`,
+          `  journal       ${show(join(dataDir, 'journal.sqlite'))}`,
+          `  fleet         ${o.terminals} terminals, ${o.clients} client connections at ${o.rate} orders/s`,
+          '  Ctrl-C stops everything; npm start again resumes from the journal and the ledgers.',
+          '',
+        ].join('\n'),
+      );
+
+      if (o.status) {
+        const tty = process.stderr.isTTY;
+        statusTimer = setInterval(
+          async () => {
+            try {
+              const res = await fetch(`http://${h}:${config.httpPort}/healthz`);
+              const body = (await res.json()) as {
+                terminals: { online: number; known: number };
+                orders: { byState: Record<string, number>; open: number };
+              };
+              const s = body.orders.byState;
+              const line = `orders: open ${body.orders.open} confirmed ${s.confirmed ?? 0} fulfilled ${s.fulfilled ?? 0} rejected ${s.rejected ?? 0} failed ${s.failed ?? 0} cancelled ${s.cancelled ?? 0} | terminals online ${body.terminals.online}/${body.terminals.known}`;
+              process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
+            } catch {
+              process.stderr.write(
+                tty
+                  ? '\r\x1b[2Kgateway not answering (restarting?)'
+                  : 'gateway not answering (restarting?)\n',
+              );
+            }
+          },
+          tty ? 1000 : 10_000,
+        );
+      }
+    });
+}

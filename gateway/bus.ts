@@ -1,0 +1,33 @@
+/**
+ * The gateway's event bus: parts announce what happened, other parts (statistics, the fault
+ * panel, tests) listen. Nobody calls into another part just to tell it something.
+ */
+import { EventEmitter } from 'node:events';
+import type { CommandOp, OrderState } from '../protocol/index.ts';
+
+export interface BusEvents {
+  orderState: [
+    e: {
+      cid: string;
+      orderId: string;
+      from: OrderState | null;
+      to: OrderState;
+      at: number;
+      acceptedAt: number;
+    },
+  ];
+  command: [e: { tid: string; op: CommandOp; ok: boolean; rttMs: number }];
+  commandTimeout: [e: { tid: string; op: CommandOp }];
+  terminal: [e: { tid: string; online: boolean }];
+  inventory: [e: { tid: string }];
+  cancelRequested: [e: { cid: string; orderId: string }];
+  subscribed: [e: { clientId: string; topics: string[] }];
+  refused: [e: { cid?: string; code: string }];
+}
+
+export class Bus extends EventEmitter<BusEvents> {
+  constructor() {
+    super();
+    this.setMaxListeners(50);
+  }
+}

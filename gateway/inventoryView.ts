@@ -1,0 +1,123 @@
+/**
+ * The gateway's view of every terminal's stock, built from the retained `state` and `inventory`
+ * topics, corrected by holds: units the gateway asked a terminal to reserve that the terminal's
+ * published inventory does not show yet. A hold is settled once an inventory with a seq at least
+ * the one the terminal's reply named has been seen, so nothing is counted twice or not at all.
+ */
+import type { Inventory, OrderLine, StockItem, TerminalState } from '../protocol/index.ts';
+import type { StockMap } from './allocation.ts';
+
+interface TerminalView {
+  online: boolean;
+  board?: string;
+  skus: Set<string>;
+  seq: number;
+  items: Map<string, StockItem>;
+  /** tx -> held lines, and the seq after which the inventory reflects them (unknown until the reply). */
+  holds: Map<string, { lines: OrderLine[]; settleAtSeq?: number }>;
+}
+
+export class InventoryView {
+  private readonly terminals = new Map<string, TerminalView>();
+
+  onState(tid: string, state: TerminalState): void {
+    const t = this.terminal(tid);
+    t.online = state.state === 'online';
+    if (state.state === 'online') {
+      t.board = state.board;
+      t.skus = new Set(state.skus);
+    }
+  }
+
+  onInventory(tid: string, inventory: Inventory): void {
+    const t = this.terminal(tid);
+    t.seq = inventory.seq;
+    t.items = new Map(Object.entries(inventory.items));
+    for (const sku of t.items.keys()) t.skus.add(sku);
+    for (const [tx, hold] of t.holds) {
+      if (hold.settleAtSeq !== undefined && hold.settleAtSeq <= t.seq) t.holds.delete(tx);
+    }
+  }
+
+  hold(tid: string, tx: string, lines: OrderLine[]): void {
+    this.terminal(tid).holds.set(tx, { lines });
+  }
+
+  /** The terminal answered for `tx` at `seq`: drop the hold once the inventory shows it (now, if no seq). */
+  settle(tid: string, tx: string, seq?: number): void {
+    const t = this.terminals.get(tid);
+    const hold = t?.holds.get(tx);
+    if (!t || !hold) return;
+    if (seq === undefined || seq <= t.seq) t.holds.delete(tx);
+    else hold.settleAtSeq = seq;
+  }
+
+  isOnline(tid: string): boolean {
+    return this.terminals.get(tid)?.online ?? false;
+  }
+
+  knows(sku: string): boolean {
+    for (const t of this.terminals.values()) if (t.skus.has(sku)) return true;
+    return false;
+  }
+
+  terminalIds(): string[] {
+    return [...this.terminals.keys()].sort();
+  }
+
+  onlineCount(): number {
+    let n = 0;
+    for (const t of this.terminals.values()) if (t.online) n++;
+    return n;
+  }
+
+  stock(tid: string): Record<string, StockItem> {
+    return Object.fromEntries(this.terminals.get(tid)?.items ?? []);
+  }
+
+  available(tid: string, sku: string): number {
+    const t = this.terminals.get(tid);
+    if (!t) return 0;
+    const item = t.items.get(sku);
+    let avail = item ? item.onHand - item.reserved - item.committed : 0;
+    for (const hold of t.holds.values()) for (const l of hold.lines) if (l.sku === sku) avail -= l.qty;
+    return avail;
+  }
+
+  /**
+   * Stock for the given SKUs, split into terminals that may be used (online and `usable`) and
+   * those that stock them but may not be used now.
+   */
+  split(
+    skus: readonly string[],
+    usable: (tid: string) => boolean,
+    catalog: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
+  ): { candidates: StockMap; elsewhere: StockMap } {
+    const candidates = new Map<string, Map<string, number>>();
+    const elsewhere = new Map<string, Map<string, number>>();
+    // Terminals known to stock a SKU that have not reported since this gateway started: their
+    // stock is unknown, so a shortfall is for want of terminals, not of stock.
+    for (const [tid, known] of catalog) {
+      if (this.terminals.has(tid)) continue;
+      const stock = new Map<string, number>();
+      for (const sku of skus) if (known.has(sku)) stock.set(sku, Number.MAX_SAFE_INTEGER);
+      if (stock.size > 0) elsewhere.set(tid, stock);
+    }
+    for (const [tid, t] of this.terminals) {
+      const stock = new Map<string, number>();
+      for (const sku of skus) if (t.items.has(sku)) stock.set(sku, this.available(tid, sku));
+      if (stock.size === 0) continue;
+      (t.online && usable(tid) ? candidates : elsewhere).set(tid, stock);
+    }
+    return { candidates, elsewhere };
+  }
+
+  private terminal(tid: string): TerminalView {
+    let t = this.terminals.get(tid);
+    if (!t) {
+      t = { online: false, skus: new Set(), seq: 0, items: new Map(), holds: new Map() };
+      this.terminals.set(tid, t);
+    }
+    return t;
+  }
+}

@@ -1,0 +1,3 @@
+export * from './orderState.ts';
+export * from './schemas.ts';
+export * from './topics.ts';

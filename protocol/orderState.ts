@@ -1,0 +1,79 @@
+/**
+ * The order state machine, as data. Every part that reasons about order states (the gateway's
+ * coordinator, the simulators, the checker) goes through `transition()` so there is one truth.
+ */
+
+export const ORDER_STATES = [
+  'accepted',
+  'confirmed',
+  'fulfilled',
+  'rejected',
+  'failed',
+  'cancelled',
+] as const;
+export type OrderState = (typeof ORDER_STATES)[number];
+
+export const ORDER_EVENTS = ['accept', 'confirm', 'fulfil', 'reject', 'fail', 'cancel'] as const;
+export type OrderEvent = (typeof ORDER_EVENTS)[number];
+
+/** `null` is "no order yet": only `accept` leaves it. */
+export type FromState = OrderState | null;
+
+export const TRANSITIONS: Readonly<
+  Record<OrderEvent, Readonly<Partial<Record<OrderState | 'none', OrderState>>>>
+> = {
+  accept: { none: 'accepted' },
+  confirm: { accepted: 'confirmed' },
+  fulfil: { confirmed: 'fulfilled' },
+  reject: { accepted: 'rejected' },
+  fail: { accepted: 'failed' },
+  cancel: { accepted: 'cancelled', confirmed: 'cancelled' },
+};
+
+export const FINAL_STATES: ReadonlySet<OrderState> = new Set([
+  'fulfilled',
+  'rejected',
+  'failed',
+  'cancelled',
+]);
+
+export function isFinal(state: OrderState): boolean {
+  return FINAL_STATES.has(state);
+}
+
+export type TransitionResult = { ok: true; state: OrderState } | { ok: false; error: string };
+
+export function transition(from: FromState, event: OrderEvent): TransitionResult {
+  const to = TRANSITIONS[event][from ?? 'none'];
+  if (to === undefined) return { ok: false, error: `no transition '${event}' from ${from ?? 'none'}` };
+  return { ok: true, state: to };
+}
+
+/** The states reachable in one step from `from` (any event). */
+export function successors(from: FromState): OrderState[] {
+  const out: OrderState[] = [];
+  for (const event of ORDER_EVENTS) {
+    const to = TRANSITIONS[event][from ?? 'none'];
+    if (to !== undefined) out.push(to);
+  }
+  return out;
+}
+
+/**
+ * Whether a sequence of observed states is a path of the machine. Repeats of the current state are
+ * allowed: a status is re-sent on query and on duplicate `place`.
+ */
+export function isValidPath(
+  states: readonly OrderState[],
+): { ok: true } | { ok: false; at: number; error: string } {
+  let current: FromState = null;
+  for (let i = 0; i < states.length; i++) {
+    const next = states[i]!;
+    if (next === current) continue;
+    if (!successors(current).includes(next)) {
+      return { ok: false, at: i, error: `${current ?? 'none'} -> ${next} is not a transition` };
+    }
+    current = next;
+  }
+  return { ok: true };
+}
