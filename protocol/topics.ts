@@ -21,7 +21,8 @@ export type ParsedTopic =
   | { family: 'stats'; kind: 'summary' }
   | { family: 'stats'; kind: 'terminal'; tid: string }
   | { family: 'fault'; kind: 'command'; target: FaultTarget }
-  | { family: 'fault'; kind: 'active' };
+  | { family: 'fault'; kind: 'active' }
+  | { family: 'fault'; kind: 'errors' };
 
 const CLIENT_PATHS: Record<ClientTopicKind, string> = {
   place: 'orders/place',
@@ -91,6 +92,11 @@ export class Topics {
     return `${this.base}/faults/active`;
   }
 
+  /** Our extension: refusals of fault commands, for the operators (`{ref?, code, message}`). */
+  faultErrors(): string {
+    return `${this.base}/faults/errors`;
+  }
+
   /** Parses a concrete topic (no wildcards). Returns null for anything outside the contract. */
   parse(topic: string): ParsedTopic | null {
     if (!topic.startsWith(this.prefix)) return null;
@@ -120,6 +126,7 @@ export class Topics {
       }
       case 'faults': {
         if (a === 'active' && b === undefined) return { family: 'fault', kind: 'active' };
+        if (a === 'errors' && b === undefined) return { family: 'fault', kind: 'errors' };
         if (a === 'gateway' && b === undefined)
           return { family: 'fault', kind: 'command', target: { kind: 'gateway' } };
         if (

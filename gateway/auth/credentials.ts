@@ -59,7 +59,12 @@ export class CredentialStore {
   }
 
   has(name: string): boolean {
-    return name in this.data.identities;
+    return this.stored(name) !== undefined;
+  }
+
+  /** Own entries only: a name like 'constructor' must not find a property of Object.prototype. */
+  private stored(name: string): CredentialFile['identities'][string] | undefined {
+    return Object.hasOwn(this.data.identities, name) ? this.data.identities[name] : undefined;
   }
 
   list(): Identity[] {
@@ -68,9 +73,9 @@ export class CredentialStore {
 
   /** Creates (or replaces) an identity and returns its one-time password. */
   async provision(name: string, role: Role, password = generatePassword()): Promise<string> {
-    if (!ID_PATTERN.test(name))
+    if (!ID_PATTERN.test(name) || name === '__proto__')
       throw new Error(`invalid identity name '${name}': must match [A-Za-z0-9_-]{1,64}`);
-    const existing = this.data.identities[name];
+    const existing = this.stored(name);
     if (existing && existing.role !== role) {
       throw new Error(`identity '${name}' already exists with role ${existing.role}`);
     }
@@ -97,7 +102,7 @@ export class CredentialStore {
 
   /** The identity if the password is right, else null. Constant-time comparison. */
   async verify(name: string, password: string): Promise<Identity | null> {
-    const stored = this.data.identities[name];
+    const stored = this.stored(name);
     if (!stored) {
       // Spend the same work as a real check so a probe cannot tell names apart by timing.
       await scrypt(password, Buffer.alloc(16), KEYLEN, SCRYPT);
@@ -110,7 +115,7 @@ export class CredentialStore {
     const expected = Buffer.from(stored.hash, 'base64');
     if (hash.length !== expected.length || !timingSafeEqual(hash, expected)) return null;
     // The identity may have been revoked while scrypt ran.
-    if (this.data.identities[name] !== stored) return null;
+    if (this.stored(name) !== stored) return null;
     this.verified.set(name, digest);
     return { name, role: stored.role };
   }

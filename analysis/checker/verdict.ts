@@ -1,0 +1,36 @@
+/** What the invariant checker says about a run: one result per invariant, with counterexamples. */
+
+export const INVARIANTS = [
+  'no-oversell',
+  'no-lost-order',
+  'exactly-once',
+  'atomicity',
+  'conservation',
+  'valid-status-sequences',
+  'statistics-agree',
+] as const;
+export type InvariantName = (typeof INVARIANTS)[number];
+
+export interface Violation {
+  /** A sentence a person can act on. */
+  message: string;
+  orderId?: string;
+  cid?: string;
+  terminal?: string;
+  sku?: string;
+  tx?: string;
+  /** The history lines (or journal records) that show it. */
+  evidence?: unknown[];
+}
+
+export interface InvariantResult {
+  invariant: InvariantName;
+  ok: boolean;
+  checked: number;
+  violations: Violation[];
+}
+
+export interface Verdict {
+  ok: boolean;
+  results: InvariantResult[];
+}
