@@ -76,7 +76,10 @@ export class LedgerStore {
     const store = new LedgerStore(opts, ledger, recovery, 0);
     // Start every run from a fresh snapshot and an empty log: recovery cost stays bounded.
     store.writeSnapshot(Date.now());
-    store.log = await open(join(opts.dir, 'ledger.jsonl'), 'w');
+    // Append mode: after compaction truncates the log, writes must land at offset 0 again, not at
+    // the old offset (which would leave a run of NUL bytes that recovery reads as corruption).
+    store.log = await open(join(opts.dir, 'ledger.jsonl'), 'a');
+    await store.log.truncate(0);
     return store;
   }
 

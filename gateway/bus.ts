@@ -22,6 +22,10 @@ export interface BusEvents {
   inventory: [e: { tid: string }];
   cancelRequested: [e: { cid: string; orderId: string }];
   subscribed: [e: { clientId: string; topics: string[] }];
+  /** The faults in force changed (the nemesis publishes them on faults/active too). */
+  faults: [e: { active: { target: string; kind: string; params: Record<string, unknown>; since: number; until?: number }[] }];
+  /** A terminal's circuit breaker changed state. */
+  breaker: [e: { tid: string; state: 'closed' | 'open' | 'half-open' }];
   refused: [e: { cid?: string; code: string }];
 }
 
