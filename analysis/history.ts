@@ -65,8 +65,12 @@ export const FinalTerminal = z.object({
   counted: z.record(z.string(), z.number()),
   picked: z.record(z.string(), z.number()),
   txs: z.record(z.string(), FinalTx),
-  /** Every inventory the run observed on the retained topic (seq, items). */
+  /**
+   * Inventories observed on the retained topic during the run. A long run keeps only those that
+   * show a negative field (the rest are counted in observedCount), so memory stays bounded.
+   */
   observed: z.array(Inventory).optional(),
+  observedCount: z.number().optional(),
 });
 export type FinalTerminal = z.infer<typeof FinalTerminal>;
 
@@ -86,8 +90,12 @@ export const FinalRead = z.object({
   ),
   /** tx -> order key `<cid>/<orderId>` from the journal. */
   txOrders: z.record(z.string(), z.string()),
-  /** What the gateway's statistics said at the end (counts by state). */
+  /**
+   * What the gateway's statistics said at the end: orders that entered each state since
+   * `statsSince` (the last gateway start).
+   */
   stats: z.record(z.string(), z.number()).optional(),
+  statsSince: z.number().optional(),
 });
 export type FinalRead = z.infer<typeof FinalRead>;
 

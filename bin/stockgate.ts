@@ -3,9 +3,15 @@
  * `stockgate <command>`: the one CLI behind the npm scripts.
  */
 import { Command } from 'commander';
+import { analyzeCommand } from './commands/analyze.ts';
+import { benchCommand } from './commands/bench.ts';
+import { chaosCommand } from './commands/chaos.ts';
+import { flashCommand } from './commands/flash.ts';
 import { gatewayCommand } from './commands/gateway.ts';
+import { provisionCommands } from './commands/provision.ts';
 import { simCommand } from './commands/sim.ts';
 import { startCommand } from './commands/start.ts';
+import { terminalCommand } from './commands/terminal.ts';
 
 const program = new Command();
 program
@@ -15,7 +21,13 @@ program
 
 startCommand(program);
 gatewayCommand(program);
+provisionCommands(program);
 simCommand(program);
+analyzeCommand(program);
+chaosCommand(program);
+terminalCommand(program);
+flashCommand(program);
+benchCommand(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`stockgate: ${err.message}\n`);

@@ -6,6 +6,7 @@
  * Idempotency is by `tx`: a command seen again answers as it did the first time. Aborted and
  * released transactions leave tombstones, so a late or duplicated `prepare` is refused.
  */
+import { mutation } from '../lib/mutations.ts';
 import type { CommandOp, Inventory, OrderLine, ReplyCode, StockItem } from '../protocol/index.ts';
 
 export type TxStatus = 'prepared' | 'committed' | 'picked' | 'aborted' | 'released';
@@ -149,6 +150,12 @@ export class Ledger {
 
   private prepare(tx: string, lines: OrderLine[], ttlMs: number, at: number): LedgerResult {
     const existing = this.txs.get(tx);
+    if (existing && mutation('no-dedupe') && existing.status === 'prepared') {
+      // Mutation: a duplicate prepare reserves again.
+      for (const line of existing.lines) this.items.get(line.sku)!.reserved += line.qty;
+      existing.lines = [...existing.lines, ...existing.lines.map((l) => ({ ...l }))];
+      return this.changed();
+    }
     if (existing) {
       if (existing.status === 'prepared' || existing.status === 'committed' || existing.status === 'picked') {
         return { ok: true, changed: false };

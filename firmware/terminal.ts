@@ -8,14 +8,17 @@ import { EventEmitter } from 'node:events';
 import type { MqttClient } from 'mqtt';
 import { type Logger, logger } from '../lib/log.ts';
 import { connectMqtt } from '../lib/mqtt.ts';
+import { mutation } from '../lib/mutations.ts';
 import {
   Command,
   type OrderLine,
   parsePayload,
   type Reply,
   type TerminalEvent,
+  TerminalFault,
   Topics,
 } from '../protocol/index.ts';
+import { TerminalFaultState } from './faults.ts';
 import { commandToOp, type LedgerOp, type LedgerResult } from './ledger.ts';
 import { LedgerStore } from './ledgerStore.ts';
 
@@ -45,6 +48,8 @@ export interface TerminalOptions {
    * fault injector (freeze, slow) and tests hold or delay commands through it.
    */
   commandGate?: (cmd: Command) => Promise<boolean>;
+  /** Obey fault commands on `faults/terminals/<id>` (default true). */
+  faults?: boolean;
 }
 
 export interface TerminalEvents {
@@ -53,6 +58,10 @@ export interface TerminalEvents {
   picked: [tx: string, lines: OrderLine[]];
   inventory: [];
   command: [cmd: Command, reply: Reply];
+  /** Told to crash: the owner calls crash() and restarts it after `durationMs`. */
+  crashRequested: [durationMs: number | undefined];
+  /** The ledger changed durably (any op: command, pick, restock, count). The panel redraws on it. */
+  changed: [];
 }
 
 export class Terminal extends EventEmitter<TerminalEvents> {
@@ -66,6 +75,7 @@ export class Terminal extends EventEmitter<TerminalEvents> {
   private inventoryScheduled = false;
   private readonly lastInquiry = new Map<string, number>();
   private online = false;
+  readonly faults = new TerminalFaultState();
 
   constructor(opts: TerminalOptions) {
     super();
@@ -73,6 +83,11 @@ export class Terminal extends EventEmitter<TerminalEvents> {
     this.opts = opts;
     this.topics = new Topics(opts.baseTopic);
     this.log = logger('terminal', { tid: opts.id });
+    this.faults.on('crash', (ms) => this.emit('crashRequested', ms));
+    this.faults.on('changed', () => {
+      // Whatever changed while frozen or stale is published once healed.
+      if (!this.faults.frozen && !this.faults.stale) this.scheduleInventory();
+    });
   }
 
   get ledger() {
@@ -80,8 +95,29 @@ export class Terminal extends EventEmitter<TerminalEvents> {
     return this.store.ledger;
   }
 
+  /** The options it was made with (to start a fresh instance after a crash). */
+  get options(): Readonly<TerminalOptions> {
+    return this.opts;
+  }
+
   get isOnline(): boolean {
     return this.online;
+  }
+
+  /** Whether start() ran and the ledger is open (false again after stop() or crash()). */
+  get isStarted(): boolean {
+    return this.store !== null;
+  }
+
+  /**
+   * What the retained state says this terminal runs on (`board`, `firmware`): the board's firmware
+   * is known only after its handshake, so a board host calls this before start(). When online, the
+   * state is published again.
+   */
+  describeBoard(board: string, firmware?: string): void {
+    this.opts.board = board;
+    if (firmware !== undefined) this.opts.firmware = firmware;
+    if (this.online) this.publishState();
   }
 
   async start(): Promise<void> {
@@ -187,14 +223,19 @@ export class Terminal extends EventEmitter<TerminalEvents> {
   private async applyLocal(op: LedgerOp): Promise<LedgerResult> {
     if (!this.store) throw new Error(`terminal ${this.id} is not started`);
     const result = await this.store.apply(op);
-    if (result.changed) this.scheduleInventory();
+    if (result.changed) {
+      this.scheduleInventory();
+      this.emit('changed');
+    }
     return result;
   }
 
   private onConnect(): void {
     const client = this.client;
     if (!client) return;
-    client.subscribe(this.topics.terminal(this.id, 'cmd'), { qos: 1 }, (err) => {
+    const topics = [this.topics.terminal(this.id, 'cmd')];
+    if (this.opts.faults !== false) topics.push(this.topics.fault({ kind: 'terminal', tid: this.id }));
+    client.subscribe(topics, { qos: 1 }, (err) => {
       if (err) {
         this.log.error({ err: err.message }, 'subscribe to cmd failed');
         return;
@@ -236,7 +277,7 @@ export class Terminal extends EventEmitter<TerminalEvents> {
   }
 
   private publishInventory(): void {
-    if (!this.store || !this.client) return;
+    if (!this.store || !this.client || this.faults.frozen || this.faults.stale) return;
     const inventory = this.store.ledger.inventory();
     this.client.publish(this.topics.terminal(this.id, 'inventory'), JSON.stringify(inventory), {
       qos: 1,
@@ -246,11 +287,24 @@ export class Terminal extends EventEmitter<TerminalEvents> {
   }
 
   private publishEvent(event: TerminalEvent): void {
+    // A frozen host says nothing; the gateway learns of the pick when it asks again.
+    if (this.faults.frozen) return;
     this.client?.publish(this.topics.terminal(this.id, 'events'), JSON.stringify(event), { qos: 1 });
   }
 
   private onMessage(topic: string, payload: Buffer): void {
+    if (topic === this.topics.fault({ kind: 'terminal', tid: this.id })) {
+      const fault = parsePayload(TerminalFault, payload);
+      if (!fault.ok) {
+        this.log.warn({ message: fault.message }, 'ignored an invalid fault command');
+        return;
+      }
+      this.log.warn({ fault: fault.value }, 'fault');
+      this.faults.apply(fault.value);
+      return;
+    }
     if (topic !== this.topics.terminal(this.id, 'cmd')) return;
+    if (this.faults.frozen) return;
     const parsed = parsePayload(Command, payload);
     if (!parsed.ok) {
       this.log.warn({ code: parsed.code, message: parsed.message }, 'refused command');
@@ -265,8 +319,10 @@ export class Terminal extends EventEmitter<TerminalEvents> {
   }
 
   private async handleCommand(cmd: Command): Promise<void> {
+    const slow = this.faults.slowMs;
+    if (slow > 0) await new Promise((resolve) => setTimeout(resolve, slow));
     const store = this.store;
-    if (!store) return;
+    if (!store || this.faults.frozen) return;
     const before = store.ledger.tx(cmd.tx)?.status;
     const result = await this.applyLocal(commandToOp(cmd, Date.now(), this.opts.defaultTtlMs ?? 10_000));
     const reply: Reply = { id: cmd.id, tx: cmd.tx, op: cmd.op, ok: result.ok, seq: store.ledger.seq };
@@ -281,9 +337,14 @@ export class Terminal extends EventEmitter<TerminalEvents> {
 
   /** Asks for the decision on every prepared reservation whose TTL passed, at most once per TTL. */
   private inquireExpired(): void {
-    if (!this.store || !this.client?.connected) return;
+    if (!this.store || !this.client?.connected || this.faults.frozen) return;
     const now = Date.now();
     for (const tx of this.store.ledger.expired(now)) {
+      if (mutation('release-on-ttl')) {
+        // The defect the TTL inquiry exists to prevent: drop the reservation without asking.
+        void this.applyLocal({ op: 'abort', tx, at: now });
+        continue;
+      }
       const rec = this.store.ledger.tx(tx);
       const last = this.lastInquiry.get(tx) ?? 0;
       if (rec && now - last >= Math.max(rec.ttlMs, 1000)) {

@@ -3,7 +3,7 @@
  * panel, tests) listen. Nobody calls into another part just to tell it something.
  */
 import { EventEmitter } from 'node:events';
-import type { CommandOp, OrderState } from '../protocol/index.ts';
+import type { CommandOp, OrderState, StockItem } from '../protocol/index.ts';
 
 export interface BusEvents {
   orderState: [
@@ -19,11 +19,22 @@ export interface BusEvents {
   command: [e: { tid: string; op: CommandOp; ok: boolean; rttMs: number }];
   commandTimeout: [e: { tid: string; op: CommandOp }];
   terminal: [e: { tid: string; online: boolean }];
-  inventory: [e: { tid: string }];
+  /** `items`: the stock the terminal published (what the statistics show per terminal and SKU). */
+  inventory: [e: { tid: string; items?: Record<string, StockItem> }];
   cancelRequested: [e: { cid: string; orderId: string }];
   subscribed: [e: { clientId: string; topics: string[] }];
   /** The faults in force changed (the nemesis publishes them on faults/active too). */
-  faults: [e: { active: { target: string; kind: string; params: Record<string, unknown>; since: number; until?: number }[] }];
+  faults: [
+    e: {
+      active: {
+        target: string;
+        kind: string;
+        params: Record<string, unknown>;
+        since: number;
+        until?: number;
+      }[];
+    },
+  ];
   /** A terminal's circuit breaker changed state. */
   breaker: [e: { tid: string; state: 'closed' | 'open' | 'half-open' }];
   refused: [e: { cid?: string; code: string }];

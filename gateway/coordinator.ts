@@ -7,8 +7,10 @@
  */
 
 import { logger } from '../lib/log.ts';
+import { mutation } from '../lib/mutations.ts';
 import type { AllocationEntry, Inquiry, Reply, TerminalEvent } from '../protocol/index.ts';
 import { allocate, byTerminal } from './allocation.ts';
+import type { Breakers } from './breaker.ts';
 import type { Bus } from './bus.ts';
 import type { InventoryView } from './inventoryView.ts';
 import type { Decision, Journal, JournalRecord, RecoveredState } from './journal/journal.ts';
@@ -49,6 +51,7 @@ export class Coordinator {
   private readonly txs = new Map<string, TxInfo>();
   private readonly log = logger('coordinator');
   private reconcileTimer: NodeJS.Timeout | null = null;
+  private nextChange: Promise<void> | null = null;
   private stopped = false;
   private txCounter = 0;
   private readonly txEpoch = Date.now().toString(36);
@@ -60,6 +63,7 @@ export class Coordinator {
     private readonly view: InventoryView,
     private readonly link: TerminalLink,
     private readonly bus: Bus,
+    private readonly breakers: Breakers,
     private readonly opts: CoordinatorOptions,
   ) {}
 
@@ -206,7 +210,7 @@ export class Coordinator {
       const skus = order.lines.map((l) => l.sku);
       const { candidates, elsewhere } = this.view.split(
         skus,
-        (tid) => !order.refusedBy.has(tid) && !order.timedOutAt.has(tid),
+        (tid) => !order.refusedBy.has(tid) && !order.timedOutAt.has(tid) && this.breakers.allows(tid),
         this.journal.catalog(),
       );
       // Terminals that refused for want of stock do not count as "could have served it".
@@ -249,17 +253,23 @@ export class Coordinator {
     for (const [tid, lines] of parts) this.view.hold(tid, tx, lines);
     this.record({ type: 'tx', at: Date.now(), cid: order.cid, orderId: order.orderId, tx, allocation });
 
-    const replies = await Promise.all(
-      parts.map(([tid, lines]) =>
-        this.link.request(
-          tid,
-          { op: 'prepare', tx, lines, ttlMs: this.opts.reservationTtlMs },
-          this.opts.prepareAttempts,
-        ),
-      ),
-    );
+    const replies: (Reply | null)[] = mutation('commit-without-prepare')
+      ? // Mutation: decide commit without asking anyone.
+        parts.map(() => ({ id: '-', tx, op: 'prepare' as const, ok: true }))
+      : await Promise.all(
+          parts.map(([tid, lines]) =>
+            this.link.request(
+              tid,
+              { op: 'prepare', tx, lines, ttlMs: this.opts.reservationTtlMs },
+              this.opts.prepareAttempts,
+            ),
+          ),
+        );
     parts.forEach(([tid], i) => {
       const reply = replies[i];
+      // Any answer, yes or no, shows the terminal is alive; silence counts against its breaker.
+      if (reply) this.breakers.success(tid);
+      else this.breakers.failure(tid);
       if (reply?.ok) this.view.settle(tid, tx, reply.seq);
       else if (reply) this.view.settle(tid, tx); // refused: nothing was reserved
       // no reply: the terminal may hold a reservation; the hold stays until the abort is answered
@@ -302,32 +312,50 @@ export class Coordinator {
     return [...new Set(info.allocation.map((a) => a.terminal))];
   }
 
-  private waitOnline = (tid: string) => (): Promise<void> =>
-    new Promise((resolve) => {
-      const on = (e: { tid: string; online: boolean }) => {
-        if (e.tid === tid && e.online) {
+  /** A waiter for `tid` to come online, shared by every decision waiting on that terminal. */
+  private readonly onlineWaiters = new Map<string, Promise<void>>();
+  private waitOnline = (tid: string) => (): Promise<void> => {
+    if (this.view.isOnline(tid)) return Promise.resolve();
+    let waiter = this.onlineWaiters.get(tid);
+    if (!waiter) {
+      waiter = new Promise<void>((resolve) => {
+        const on = (e: { tid: string; online: boolean }) => {
+          if (e.tid !== tid || !e.online) return;
           this.bus.off('terminal', on);
+          this.onlineWaiters.delete(tid);
           resolve();
-        }
-      };
-      this.bus.on('terminal', on);
-      if (this.view.isOnline(tid)) {
-        this.bus.off('terminal', on);
-        resolve();
-      }
-    });
+        };
+        this.bus.on('terminal', on);
+      });
+      this.onlineWaiters.set(tid, waiter);
+    }
+    return waiter;
+  };
 
+  /**
+   * Resolves at the next change of any terminal (online/offline, inventory) or after `ms`. All
+   * waiting orders share one listener pair, however many there are.
+   */
   private waitForTerminals(ms: number): Promise<void> {
+    if (!this.nextChange) {
+      this.nextChange = new Promise<void>((resolve) => {
+        const done = () => {
+          this.bus.off('terminal', done);
+          this.bus.off('inventory', done);
+          this.nextChange = null;
+          resolve();
+        };
+        this.bus.on('terminal', done);
+        this.bus.on('inventory', done);
+      });
+    }
+    const change = this.nextChange;
     return new Promise((resolve) => {
-      const done = () => {
+      const timer = setTimeout(resolve, ms);
+      void change.then(() => {
         clearTimeout(timer);
-        this.bus.off('terminal', done);
-        this.bus.off('inventory', done);
         resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.bus.on('terminal', done);
-      this.bus.on('inventory', done);
+      });
     });
   }
 
@@ -457,6 +485,10 @@ export class Coordinator {
               .filter((tid) => this.view.isOnline(tid))
               .map(async (tid) => {
                 const reply = await this.link.request(tid, { op: 'commit', tx }, 1);
+                this.log.info(
+                  { tid, tx, orderId: order.orderId, code: reply?.code ?? 'no reply' },
+                  'asked a terminal about an unpicked order',
+                );
                 if (reply?.code === 'picked') await this.registerPicks(order, tid, null);
               }),
           );

@@ -7,22 +7,33 @@ import { logger } from '../lib/log.ts';
 import { Inquiry, Inventory, parsePayload, TerminalEvent, TerminalState, Topics } from '../protocol/index.ts';
 import { CredentialStore } from './auth/credentials.ts';
 import { credentialStorePath } from './auth/demo.ts';
+import { SecurityMonitor } from './auth/events.ts';
+import { Breakers } from './breaker.ts';
 import { Broker } from './broker.ts';
 import { Bus } from './bus.ts';
 import { type GatewayConfig, loadConfig } from './config.ts';
 import { Coordinator } from './coordinator.ts';
+import { LinkShaper } from './faults/linkShaper.ts';
+import { Nemesis } from './faults/nemesis.ts';
 import { HttpServer } from './http.ts';
 import { Intake } from './intake.ts';
 import { InventoryView } from './inventoryView.ts';
 import type { Journal } from './journal/journal.ts';
 import { SqliteJournal } from './journal/sqliteJournal.ts';
+import { Metrics } from './metrics.ts';
 import { Orders } from './orders.ts';
+import { Statistics } from './stats.ts';
 import { TerminalLink } from './terminalLink.ts';
+import { defaultTlsHosts, ensureTls, type TlsMaterial } from './tls.ts';
 
 export interface GatewayPorts {
+  /** 0 when the listener is closed (STOCKGATE_REQUIRE_TLS). */
   mqtt: number;
   ws: number;
   http: number;
+  /** 0 when TLS is off. */
+  mqtts: number;
+  wss: number;
 }
 
 export class Gateway {
@@ -31,14 +42,21 @@ export class Gateway {
   readonly topics: Topics;
   readonly view = new InventoryView();
   readonly credentials: CredentialStore;
+  /** Every refusal of the broker (auth, ACL, limits), as events. */
+  readonly security = new SecurityMonitor();
+  /** The certificates of the TLS listeners (with the CA clients should trust), once started. */
+  tls: TlsMaterial | null = null;
   private readonly log = logger('gateway');
   private journal: Journal | null = null;
   private broker: Broker | null = null;
   private coordinator: Coordinator | null = null;
   private orders: Orders | null = null;
   private http: HttpServer | null = null;
+  private statistics: Statistics | null = null;
+  private nemesis: Nemesis | null = null;
+  readonly breakers: Breakers;
   private startedAt = 0;
-  ports: GatewayPorts = { mqtt: 0, ws: 0, http: 0 };
+  ports: GatewayPorts = { mqtt: 0, ws: 0, http: 0, mqtts: 0, wss: 0 };
   /** What the last start found in flight in the journal. */
   recovery = { openOrders: 0, openTxs: 0, records: 0 };
 
@@ -46,6 +64,7 @@ export class Gateway {
     this.config = loadConfig(overrides);
     this.topics = new Topics(this.config.baseTopic);
     this.credentials = new CredentialStore(credentialStorePath(this.config.dataDir));
+    this.breakers = new Breakers(this.bus);
   }
 
   async start(): Promise<GatewayPorts> {
@@ -54,6 +73,15 @@ export class Gateway {
     const journal = new SqliteJournal(join(c.dataDir, 'journal.sqlite'));
     const recovered = await journal.open();
     this.journal = journal;
+    if (c.tls.enabled || c.tls.require) {
+      this.tls = await ensureTls({
+        dataDir: c.dataDir,
+        certFile: c.tls.cert,
+        keyFile: c.tls.key,
+        caFile: c.tls.ca,
+        hosts: defaultTlsHosts(c.host),
+      });
+    }
     const broker = new Broker({
       host: c.host,
       mqttPort: c.mqttPort,
@@ -61,23 +89,80 @@ export class Gateway {
       topics: this.topics,
       credentials: this.credentials,
       bus: this.bus,
+      tls: this.tls ? { material: this.tls, mqttsPort: c.mqttsPort, wssPort: c.wssPort } : null,
+      requireTls: c.tls.require,
+      limits: {
+        maxPublishBytes: c.maxPublishBytes,
+        maxConnections: c.maxConnections,
+        publishRate: c.publishRate,
+        authBackoff: c.authBackoff,
+        drainTimeoutMs: c.drainTimeoutMs,
+        connectTimeoutMs: c.connectTimeoutMs,
+      },
+      security: this.security,
     });
     this.broker = broker;
-    const link = new TerminalLink(broker, this.topics, this.bus, (tid) => this.view.isOnline(tid), {
+    const shaper = new LinkShaper(c.nemesisSeed);
+    this.log.info({ seed: c.nemesisSeed }, 'link fault seed');
+    const link = new TerminalLink(broker, this.topics, this.bus, (tid) => this.view.isOnline(tid), shaper, {
       timeoutMs: c.commandTimeoutMs,
       maxBackoffMs: c.maxBackoffMs,
     });
     const orders = new Orders(journal, broker, this.topics, this.bus);
+    // Statistics listen from the start; they publish on stats/... (retained, QoS 0) once a second.
+    const stats = new Statistics(
+      this.bus,
+      this.topics,
+      (topic, payload) => broker.publish(topic, payload, { qos: 0, retain: true }),
+      {},
+      (cid, orderId) => orders.get(cid, orderId),
+      (tid) => this.breakers.state(tid),
+    );
+    stats.restore(recovered.openOrders);
+    stats.start();
+    this.statistics = stats;
     this.orders = orders;
-    const coordinator = new Coordinator(orders, journal, this.view, link, this.bus, c.coordinator);
+    const coordinator = new Coordinator(
+      orders,
+      journal,
+      this.view,
+      link,
+      this.bus,
+      this.breakers,
+      c.coordinator,
+    );
     this.coordinator = coordinator;
     const intake = new Intake(orders, coordinator, this.view, journal, this.bus, {
       maxPayloadBytes: c.maxPayloadBytes,
+      maxInFlightPerClient: c.maxInFlightPerClient,
     });
 
     await broker.start();
     const t = this.topics;
-    await broker.subscribe(t.allTerminals('state'), (topic, payload) => {
+    // Everything heard from a terminal crosses its link, and link faults apply to it.
+    // The last state and inventory each terminal published, as sent: when a link fault ends, the
+    // gateway reads them again, as a reconnecting subscriber gets the retained messages.
+    const lastRetained = new Map<string, { kind: 'state' | 'inventory'; topic: string; payload: Buffer }[]>();
+    const handlers = new Map<string, (topic: string, payload: Buffer) => void>();
+    const fromTerminal = (
+      kind: 'state' | 'inventory' | 'reply' | 'inquiry' | 'events',
+      handle: (topic: string, payload: Buffer) => void,
+    ) => {
+      handlers.set(kind, handle);
+      return broker.subscribe(t.allTerminals(kind), (topic, payload) => {
+        const parsed = t.parse(topic);
+        if (parsed?.family !== 'terminal') return;
+        if (kind === 'state' || kind === 'inventory') {
+          const kept = (lastRetained.get(parsed.tid) ?? []).filter((r) => r.kind !== kind);
+          lastRetained.set(parsed.tid, [...kept, { kind, topic, payload }]);
+        }
+        shaper.pass(parsed.tid, () => handle(topic, payload));
+      });
+    };
+    shaper.on('healed', (tid) => {
+      for (const r of lastRetained.get(tid) ?? []) handlers.get(r.kind)?.(r.topic, r.payload);
+    });
+    await fromTerminal('state', (topic, payload) => {
       const tid = t.parse(topic);
       if (tid?.family !== 'terminal') return;
       const parsed = parsePayload(TerminalState, payload);
@@ -88,27 +173,27 @@ export class Gateway {
       if (wasOnline !== this.view.isOnline(tid.tid))
         this.bus.emit('terminal', { tid: tid.tid, online: this.view.isOnline(tid.tid) });
     });
-    await broker.subscribe(t.allTerminals('inventory'), (topic, payload) => {
+    await fromTerminal('inventory', (topic, payload) => {
       const tid = t.parse(topic);
       if (tid?.family !== 'terminal') return;
       const parsed = parsePayload(Inventory, payload);
       if (!parsed.ok) return this.log.warn({ topic, message: parsed.message }, 'refused inventory');
       this.view.onInventory(tid.tid, parsed.value);
       journal.rememberSkus(tid.tid, Object.keys(parsed.value.items));
-      this.bus.emit('inventory', { tid: tid.tid });
+      this.bus.emit('inventory', { tid: tid.tid, items: this.view.stock(tid.tid) });
     });
-    await broker.subscribe(t.allTerminals('reply'), (topic, payload) => {
+    await fromTerminal('reply', (topic, payload) => {
       const tid = t.parse(topic);
       if (tid?.family === 'terminal') link.onReply(tid.tid, payload);
     });
-    await broker.subscribe(t.allTerminals('inquiry'), (topic, payload) => {
+    await fromTerminal('inquiry', (topic, payload) => {
       const tid = t.parse(topic);
       if (tid?.family !== 'terminal') return;
       const parsed = parsePayload(Inquiry, payload);
       if (!parsed.ok) return this.log.warn({ topic, message: parsed.message }, 'refused inquiry');
       coordinator.onInquiry(tid.tid, parsed.value);
     });
-    await broker.subscribe(t.allTerminals('events'), (topic, payload) => {
+    await fromTerminal('events', (topic, payload) => {
       const tid = t.parse(topic);
       if (tid?.family !== 'terminal') return;
       const parsed = parsePayload(TerminalEvent, payload);
@@ -141,21 +226,48 @@ export class Gateway {
       openTxs: recovered.openTxs.length,
       records: recovered.records,
     };
+    const nemesis = new Nemesis(this.topics, shaper, this.bus, {
+      allowCrash: c.allowCrash,
+      publish: (topic, payload, retain) => void broker.publish(topic, payload, { qos: 1, retain }),
+    });
+    this.nemesis = nemesis;
+    for (const filter of [`${t.base}/faults/+`, `${t.base}/faults/+/+`]) {
+      await broker.subscribe(filter, (topic, payload) => {
+        const parsed = t.parse(topic);
+        if (parsed?.family === 'fault' && parsed.kind === 'command')
+          nemesis.onCommand(parsed.target, payload);
+      });
+    }
+    nemesis.start();
     coordinator.recover(recovered);
+    intake.track(recovered.openOrders);
     coordinator.start();
 
-    this.http = new HttpServer(c.host, c.httpPort, { '/healthz': () => this.health() });
+    const metrics = new Metrics(stats);
+    this.http = new HttpServer(c.host, c.httpPort, {
+      '/healthz': () => this.health(),
+      '/metrics': () => metrics.render(),
+    });
     await this.http.start();
     this.startedAt = Date.now();
     this.ports = { ...broker.ports, http: this.http.port };
     this.log.info(
-      { ports: this.ports, dataDir: c.dataDir, recovered: recovered.openOrders.length },
+      {
+        ports: this.ports,
+        dataDir: c.dataDir,
+        recovered: recovered.openOrders.length,
+        tlsCa: this.tls?.caFile,
+        requireTls: c.tls.require,
+      },
       'gateway started',
     );
     return this.ports;
   }
 
   async stop(): Promise<void> {
+    this.statistics?.stop();
+    this.statistics = null;
+    this.nemesis?.stop();
     await this.coordinator?.stop();
     await this.http?.stop();
     await this.broker?.stop();
@@ -167,9 +279,19 @@ export class Gateway {
     this.log.info('gateway stopped');
   }
 
+  /** The embedded broker (tests tap it; null when stopped). */
+  get mqttBroker(): Broker | null {
+    return this.broker;
+  }
+
   /** Orders in memory by state, and how many are still open. */
   orderCounts(): { byState: Record<string, number>; open: number } {
     return { byState: this.orders?.countsByState() ?? {}, open: this.orders?.open().length ?? 0 };
+  }
+
+  /** The statistics service (while started). */
+  get stats(): Statistics | null {
+    return this.statistics;
   }
 
   get openTransactions(): number {
@@ -190,6 +312,7 @@ export class Gateway {
       terminals: { known: this.view.terminalIds().length, online: this.view.onlineCount() },
       orders: this.orderCounts(),
       openTransactions: this.openTransactions,
+      faults: this.nemesis?.list() ?? [],
     };
     return { status: 200, type: 'application/json', body: `${JSON.stringify(body)}\n` };
   }

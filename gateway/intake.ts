@@ -23,10 +23,17 @@ import type { Orders } from './orders.ts';
 export interface IntakeOptions {
   /** Largest payload accepted on a client topic, in bytes. */
   maxPayloadBytes: number;
+  /**
+   * Orders one client may have in flight (placed, not yet confirmed or final); more are refused
+   * with too_many_in_flight. 0 or absent: no limit.
+   */
+  maxInFlightPerClient?: number;
 }
 
 export class Intake {
   private readonly log = logger('intake');
+  /** cid -> orderIds placed and not yet confirmed or final. */
+  private readonly inFlight = new Map<string, Set<string>>();
 
   constructor(
     private readonly orders: Orders,
@@ -35,7 +42,36 @@ export class Intake {
     private readonly journal: Journal,
     private readonly bus: Bus,
     private readonly opts: IntakeOptions,
-  ) {}
+  ) {
+    bus.on('orderState', (e) => {
+      if (e.to !== 'accepted') this.settled(e.cid, e.orderId);
+    });
+  }
+
+  /** Counts orders recovered from the journal that are still undecided. */
+  track(orders: Iterable<{ cid: string; orderId: string; state: string }>): void {
+    for (const o of orders) if (o.state === 'accepted') this.flying(o.cid).add(o.orderId);
+  }
+
+  /** Orders of `cid` in flight now. */
+  inFlightOf(cid: string): number {
+    return this.inFlight.get(cid)?.size ?? 0;
+  }
+
+  private flying(cid: string): Set<string> {
+    let set = this.inFlight.get(cid);
+    if (!set) {
+      set = new Set();
+      this.inFlight.set(cid, set);
+    }
+    return set;
+  }
+
+  private settled(cid: string, orderId: string): void {
+    const set = this.inFlight.get(cid);
+    if (!set?.delete(orderId)) return;
+    if (set.size === 0) this.inFlight.delete(cid);
+  }
 
   onMessage(cid: string, kind: 'place' | 'cancel' | 'query', payload: Buffer): void {
     if (payload.length > this.opts.maxPayloadBytes) {
@@ -76,10 +112,20 @@ export class Intake {
         message: `no terminal stocks ${unknown.map((l) => `'${l.sku}'`).join(', ')}`,
       });
     }
+    const max = this.opts.maxInFlightPerClient ?? 0;
+    if (max > 0 && this.inFlightOf(cid) >= max) {
+      return this.refuse(cid, {
+        ref: orderId,
+        code: 'too_many_in_flight',
+        message: `${max} orders of this client are still in flight: send it again once one is confirmed or final`,
+      });
+    }
     const order = this.orders.create(cid, orderId, lines);
+    this.flying(cid).add(orderId);
     this.orders.accept(order).then(
       () => this.coordinator.drive(order),
       (err: Error) => {
+        this.settled(cid, orderId);
         this.orders.forget(order);
         this.log.error({ cid, orderId, err: err.message }, 'could not journal an order');
         this.refuse(cid, {

@@ -12,6 +12,7 @@ interface TerminalView {
   board?: string;
   skus: Set<string>;
   seq: number;
+  acceptAnySeq: boolean;
   items: Map<string, StockItem>;
   /** tx -> held lines, and the seq after which the inventory reflects them (unknown until the reply). */
   holds: Map<string, { lines: OrderLine[]; settleAtSeq?: number }>;
@@ -24,6 +25,7 @@ export class InventoryView {
     const t = this.terminal(tid);
     t.online = state.state === 'online';
     if (state.state === 'online') {
+      t.acceptAnySeq = true;
       t.board = state.board;
       t.skus = new Set(state.skus);
     }
@@ -31,6 +33,11 @@ export class InventoryView {
 
   onInventory(tid: string, inventory: Inventory): void {
     const t = this.terminal(tid);
+    // A late (reordered or duplicated) inventory never overwrites a newer one. The seq is the
+    // terminal ledger's, durable and increasing; a reset only happens with a fresh ledger, which
+    // announces itself with an `online` state first.
+    if (inventory.seq < t.seq && !t.acceptAnySeq) return;
+    t.acceptAnySeq = false;
     t.seq = inventory.seq;
     t.items = new Map(Object.entries(inventory.items));
     for (const sku of t.items.keys()) t.skus.add(sku);
@@ -115,7 +122,7 @@ export class InventoryView {
   private terminal(tid: string): TerminalView {
     let t = this.terminals.get(tid);
     if (!t) {
-      t = { online: false, skus: new Set(), seq: 0, items: new Map(), holds: new Map() };
+      t = { online: false, skus: new Set(), seq: 0, acceptAnySeq: true, items: new Map(), holds: new Map() };
       this.terminals.set(tid, t);
     }
     return t;

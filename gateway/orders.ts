@@ -5,6 +5,7 @@
  */
 
 import { logger } from '../lib/log.ts';
+import { mutation } from '../lib/mutations.ts';
 import {
   type AllocationEntry,
   type ClientError,
@@ -123,13 +124,15 @@ export class Orders {
   }
 
   async accept(order: Order): Promise<void> {
-    await this.journal.append({
-      type: 'accepted',
-      at: order.acceptedAt,
-      cid: order.cid,
-      orderId: order.orderId,
-      lines: order.lines,
-    });
+    // Mutation: announce `accepted` without making it durable.
+    if (!mutation('skip-journal'))
+      await this.journal.append({
+        type: 'accepted',
+        at: order.acceptedAt,
+        cid: order.cid,
+        orderId: order.orderId,
+        lines: order.lines,
+      });
     order.state = 'accepted';
     this.bus.emit('orderState', {
       cid: order.cid,

@@ -7,6 +7,7 @@ import { logger } from '../lib/log.ts';
 import { type Command, type CommandOp, parsePayload, Reply, type Topics } from '../protocol/index.ts';
 import type { Broker } from './broker.ts';
 import type { Bus } from './bus.ts';
+import type { LinkShaper } from './faults/linkShaper.ts';
 
 export class StoppedError extends Error {
   constructor() {
@@ -44,6 +45,7 @@ export class TerminalLink {
     private readonly topics: Topics,
     private readonly bus: Bus,
     private readonly isOnline: (tid: string) => boolean,
+    private readonly shaper: LinkShaper,
     private readonly opts: LinkOptions,
   ) {}
 
@@ -130,9 +132,11 @@ export class TerminalLink {
       this.stopWaiters.add(onStop);
       this.pending.set(id, { tid, op: body.op, sentAt: Date.now(), resolve: done });
       const cmd: Command = { id, ...body };
-      this.broker
-        .publish(this.topics.terminal(tid, 'cmd'), JSON.stringify(cmd), { qos: 1 })
-        .catch(() => undefined);
+      const payload = JSON.stringify(cmd);
+      // Commands cross the link to the terminal: link faults apply.
+      this.shaper.pass(tid, () => {
+        this.broker.publish(this.topics.terminal(tid, 'cmd'), payload, { qos: 1 }).catch(() => undefined);
+      });
     });
   }
 

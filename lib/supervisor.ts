@@ -14,6 +14,8 @@ const TSX = import.meta.resolve('tsx');
 
 export interface ChildSpec {
   name: string;
+  /** A script to run (with tsx) instead of bin/stockgate.ts, e.g. flows/launch.ts for Node-RED. */
+  script?: string;
   args: string[];
   env?: Record<string, string>;
   logFile: string;
@@ -42,7 +44,7 @@ export class SupervisedChild extends EventEmitter<{
   start(timeoutMs = 60_000): Promise<Record<string, unknown>> {
     mkdirSync(dirname(this.spec.logFile), { recursive: true });
     const log = openSync(this.spec.logFile, 'a');
-    const proc = spawn(process.execPath, ['--import', TSX, BIN, ...this.spec.args], {
+    const proc = spawn(process.execPath, ['--import', TSX, this.spec.script ?? BIN, ...this.spec.args], {
       stdio: ['ignore', log, log, 'ipc'],
       detached: true,
       env: { ...process.env, ...this.spec.env, STOCKGATE_LOG_FILE: this.spec.logFile },

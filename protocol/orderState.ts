@@ -77,3 +77,37 @@ export function isValidPath(
   }
   return { ok: true };
 }
+
+/** The states reachable from `from` in one or more steps. */
+export function reachable(from: FromState): Set<OrderState> {
+  const out = new Set<OrderState>();
+  const todo = successors(from);
+  while (todo.length > 0) {
+    const s = todo.pop()!;
+    if (out.has(s)) continue;
+    out.add(s);
+    todo.push(...successors(s));
+  }
+  return out;
+}
+
+/**
+ * Whether what a client observed can be a path of the machine seen through a lossy channel: a
+ * subsequence of a path (statuses sent while a client was disconnected are lost, and a query
+ * answers with the current state only), with repeats allowed. It never goes backwards, never
+ * leaves a final state, and never jumps where no path leads (confirmed -> rejected).
+ */
+export function isValidObservation(
+  states: readonly OrderState[],
+): { ok: true } | { ok: false; at: number; error: string } {
+  let current: FromState = null;
+  for (let i = 0; i < states.length; i++) {
+    const next = states[i]!;
+    if (next === current) continue;
+    if (!reachable(current).has(next)) {
+      return { ok: false, at: i, error: `${current ?? 'none'} -> ${next} is on no path of the state machine` };
+    }
+    current = next;
+  }
+  return { ok: true };
+}

@@ -170,28 +170,94 @@ export const Percentiles = z.object({
 });
 export type Percentiles = z.infer<typeof Percentiles>;
 
+/**
+ * `stockgate/stats/summary`. Counters (`orders`, `refused`) count since `since` (the gateway's start:
+ * they reset when it restarts, like Prometheus counters); `open` and `inFlight` are current.
+ * `rates` are orders/s entering each state over the last `rateWindowS` seconds (`rates60s`: 60 s);
+ * `latencyMs` percentiles are over the last `latencyWindowS` seconds: `acceptedToConfirmed`,
+ * `confirmedToFulfilled` and `commandRtt` (every terminal's command round trip).
+ */
 export const StatsSummary = z.object({
   at: z.number(),
+  since: z.number().optional(),
   orders: z.record(z.enum(ORDER_STATES), Count),
+  open: z.object({ accepted: Count, confirmed: Count }).optional(),
   inFlight: Count,
   rates: z.record(z.string(), z.number()),
+  rates60s: z.record(z.string(), z.number()).optional(),
+  rateWindowS: z.number().optional(),
   latencyMs: z.record(z.string(), Percentiles),
+  latencyWindowS: z.number().optional(),
   terminalsOnline: Count,
   terminalsKnown: Count,
+  faultsActive: Count.optional(),
+  refused: z.record(z.string(), Count).optional(),
 });
 export type StatsSummary = z.infer<typeof StatsSummary>;
 
+export const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
+export type BreakerState = (typeof BREAKER_STATES)[number];
+
+/**
+ * `stockgate/stats/terminals/<tid>`: health and stock of one terminal. `faults` are the faults in
+ * force on it (`<kind>` on the terminal, `link:<kind>` on its link); `low` the SKUs whose available
+ * stock (onHand - reserved - committed) is at or below the low-stock threshold.
+ */
 export const StatsTerminal = z.object({
   at: z.number(),
   online: z.boolean(),
-  breaker: z.enum(['closed', 'open', 'half-open']),
+  breaker: z.enum(BREAKER_STATES),
   prepareOk: Count,
   prepareFail: Count,
   timeouts: Count,
   rttMs: Percentiles.optional(),
   stock: z.record(Sku, StockItem),
+  faults: z.array(z.string()).optional(),
+  low: z.array(Sku).optional(),
 });
 export type StatsTerminal = z.infer<typeof StatsTerminal>;
+
+/** One of the most recently changed orders in `stockgate/stats/orders` (newest first). */
+export const RecentOrder = z.object({
+  cid: Id,
+  orderId: OrderId,
+  state: z.enum(ORDER_STATES),
+  reason: z.string().optional(),
+  acceptedAt: z.number(),
+  at: z.number(),
+  units: Count.optional(),
+  skus: z.array(Sku).optional(),
+  terminals: z.array(Id).optional(),
+});
+export type RecentOrder = z.infer<typeof RecentOrder>;
+
+/**
+ * `stockgate/stats/orders` (our extension): the operator cannot read clients' status topics, so the
+ * gateway publishes a bounded list of the orders that changed last.
+ */
+export const StatsOrders = z.object({ at: z.number(), recent: z.array(RecentOrder).max(1000) });
+export type StatsOrders = z.infer<typeof StatsOrders>;
+
+export const SkuStats = z.object({
+  /** Units in orders that reached `confirmed` (since the gateway started). */
+  sold: Count,
+  /** Units of confirmed orders cancelled afterwards (returned to stock). */
+  returned: Count,
+  /** Units of fulfilled orders. */
+  fulfilled: Count,
+  onHand: Count,
+  reserved: Count,
+  committed: Count,
+  /** onHand - reserved - committed over every terminal (negative would be an oversell). */
+  available: z.number().int(),
+  terminals: Count,
+  low: z.boolean(),
+});
+export type SkuStats = z.infer<typeof SkuStats>;
+
+/** `stockgate/stats/skus` (our extension): sales and stock per SKU over every terminal. */
+export const StatsSkus = z.object({ at: z.number(), lowStock: Count, skus: z.record(Sku, SkuStats) });
+export type StatsSkus = z.infer<typeof StatsSkus>;
 
 // ---- faults
 

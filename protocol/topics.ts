@@ -20,6 +20,8 @@ export type ParsedTopic =
   | { family: 'terminal'; kind: TerminalTopicKind; tid: string }
   | { family: 'stats'; kind: 'summary' }
   | { family: 'stats'; kind: 'terminal'; tid: string }
+  | { family: 'stats'; kind: 'orders' }
+  | { family: 'stats'; kind: 'skus' }
   | { family: 'fault'; kind: 'command'; target: FaultTarget }
   | { family: 'fault'; kind: 'active' }
   | { family: 'fault'; kind: 'errors' };
@@ -84,6 +86,16 @@ export class Topics {
     return `${this.base}/stats/terminals/${tid}`;
   }
 
+  /** Our extension: the most recently changed orders, for the operators. */
+  statsOrders(): string {
+    return `${this.base}/stats/orders`;
+  }
+
+  /** Our extension: sales and stock per SKU. */
+  statsSkus(): string {
+    return `${this.base}/stats/skus`;
+  }
+
   fault(target: FaultTarget): string {
     return `${this.base}/faults/${faultTargetPath(target)}`;
   }
@@ -119,6 +131,8 @@ export class Topics {
       }
       case 'stats': {
         if (a === 'summary' && b === undefined) return { family: 'stats', kind: 'summary' };
+        if (a === 'orders' && b === undefined) return { family: 'stats', kind: 'orders' };
+        if (a === 'skus' && b === undefined) return { family: 'stats', kind: 'skus' };
         if (a === 'terminals' && b !== undefined && ID_PATTERN.test(b) && c === undefined) {
           return { family: 'stats', kind: 'terminal', tid: b };
         }

@@ -11,6 +11,7 @@ import { logger } from '../lib/log.ts';
 import { connectMqttAsync } from '../lib/mqtt.ts';
 import { Rng } from '../lib/random.ts';
 import {
+  type AllocationEntry,
   ClientError,
   isFinal,
   type OrderLine,
@@ -45,7 +46,44 @@ export interface ClientFleetOptions {
   maxOrders?: number;
   baseTopic?: string;
   runId?: string;
+  /** Ask for an order's status when nothing was heard of it for this long (statuses can be lost). */
+  queryAfterMs?: number;
+  /** Misbehaviours, each a probability per order (0..1): the client side of the nemesis. */
+  faults?: Partial<ClientFaults>;
+  /** Every operation and observation, for the history of a chaos run. */
+  record?: (entry: ClientRecord) => void;
 }
+
+export interface ClientFaults {
+  /** Drop the connection right after placing (statuses sent meanwhile are lost). */
+  disconnect: number;
+  /** Re-send the same place several times at once. */
+  storm: number;
+  /** Cancel as soon as the order is accepted, racing its confirm. */
+  cancelRace: number;
+  /** Publish a malformed message on the place topic. */
+  malformed: number;
+}
+
+export type ClientRecord =
+  | {
+      type: 'invoke' | 'ok' | 'fail' | 'info';
+      process: string;
+      f: 'place' | 'cancel';
+      orderId: string;
+      lines?: OrderLine[];
+      state?: OrderState;
+      reason?: string;
+      error?: string;
+    }
+  | {
+      type: 'observe';
+      process: string;
+      orderId: string;
+      state: OrderState;
+      reason?: string;
+      allocation?: AllocationEntry[];
+    };
 
 interface Tracked {
   orderId: string;
@@ -55,7 +93,10 @@ interface Tracked {
   acceptedAt?: number;
   state?: OrderState;
   lastSentAt: number;
+  /** Last time anything was heard of it (a status), for the status query. */
+  lastHeardAt: number;
   resends: number;
+  queries: number;
 }
 
 export interface ClientFleetStats {
@@ -71,7 +112,7 @@ export class ClientFleet extends EventEmitter<{
   final: [orderId: string, state: OrderState];
   status: [OrderStatus];
 }> {
-  private readonly conns: { client: MqttClient; cid: string }[] = [];
+  private readonly conns: { client: MqttClient; cid: string; process: string }[] = [];
   private catalogClient: MqttClient | null = null;
   private readonly skus = new Set<string>();
   private readonly terminalSkus = new Map<string, string[]>();
@@ -114,11 +155,12 @@ export class ClientFleet extends EventEmitter<{
         reconnectPeriod: 500,
       });
       const cid = cred.username;
-      client.on('message', (topic, payload) => this.onMessage(cid, topic, payload));
+      const conn = k;
+      client.on('message', (topic, payload) => this.onMessage(conn, cid, topic, payload));
       await client.subscribeAsync([this.topics.client(cid, 'status'), this.topics.client(cid, 'errors')], {
         qos: 1,
       });
-      this.conns.push({ client, cid });
+      this.conns.push({ client, cid, process: `${cid}#${k}` });
     }
     this.scheduleArrival();
     this.resendTimer = setInterval(() => this.resend(), Math.max(100, (this.opts.resendMs ?? 2000) / 4));
@@ -155,6 +197,15 @@ export class ClientFleet extends EventEmitter<{
         count: this.latency.totalCount,
       },
     };
+  }
+
+  /** Orders still followed (not final), for the end of a run: recorded as `info` (outcome unknown). */
+  unresolved(): { orderId: string; process: string; state?: OrderState }[] {
+    return [...this.orders.values()].map((o) => ({
+      orderId: o.orderId,
+      process: this.conns[o.conn]!.process,
+      ...(o.state ? { state: o.state } : {}),
+    }));
   }
 
   /** Stops placing new orders (in-flight ones are still followed and re-sent). */
@@ -202,21 +253,76 @@ export class ClientFleet extends EventEmitter<{
     const lines = [...chosen].map((sku) => ({ sku, qty: this.rng.int(this.opts.qty[0], this.opts.qty[1]) }));
     const orderId = `${this.runId}-${++this.seq}`;
     const now = Date.now();
-    this.orders.set(orderId, { orderId, conn, lines, placedAt: now, lastSentAt: now, resends: 0 });
+    this.orders.set(orderId, {
+      orderId,
+      conn,
+      lines,
+      placedAt: now,
+      lastSentAt: now,
+      lastHeardAt: now,
+      resends: 0,
+      queries: 0,
+    });
     this.counts.placed++;
+    const process = this.conns[conn]!.process;
+    this.opts.record?.({ type: 'invoke', process, f: 'place', orderId, lines });
     this.send(conn, 'place', { orderId, lines });
+    const faults = this.opts.faults;
+    if (!faults) return;
+    if (faults.storm && this.rng.next() < faults.storm) {
+      for (let i = 0; i < 5; i++) this.send(conn, 'place', { orderId, lines });
+    }
+    if (faults.malformed && this.rng.next() < faults.malformed) {
+      const c = this.conns[conn]!;
+      const garbage = this.rng.pick([
+        '{"orderId":',
+        '[]',
+        '{"orderId":"x","lines":[{"sku":"a","qty":-1}]}',
+        '\u0000\u00ff',
+      ]);
+      c.client.publish(this.topics.client(c.cid, 'place'), garbage, { qos: 1 });
+    }
+    if (faults.disconnect && this.rng.next() < faults.disconnect) {
+      // Dropped mid-flight: mqtt.js reconnects; statuses published meanwhile are lost.
+      (this.conns[conn]!.client.stream as { destroy?: () => void } | undefined)?.destroy?.();
+    }
   }
 
-  private send(conn: number, kind: 'place' | 'cancel', body: object): void {
+  private send(conn: number, kind: 'place' | 'cancel' | 'query', body: object): void {
     const c = this.conns[conn]!;
     c.client.publish(this.topics.client(c.cid, kind), JSON.stringify(body), { qos: 1 });
+  }
+
+  private cancel(o: Tracked, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.cancelTimers.delete(timer);
+      if (this.stopped) return;
+      this.opts.record?.({
+        type: 'invoke',
+        process: this.conns[o.conn]!.process,
+        f: 'cancel',
+        orderId: o.orderId,
+      });
+      this.send(o.conn, 'cancel', { orderId: o.orderId });
+    }, delayMs);
+    this.cancelTimers.add(timer);
   }
 
   private resend(): void {
     const now = Date.now();
     const every = this.opts.resendMs ?? 2000;
+    const queryAfter = this.opts.queryAfterMs ?? 5000;
     for (const o of this.orders.values()) {
-      if (o.state !== undefined) continue;
+      if (o.state !== undefined) {
+        // Known but not final, and silent for a while: a status may have been lost. Ask.
+        const wait = Math.min(queryAfter * 2 ** o.queries, 60_000);
+        if (now - o.lastHeardAt >= wait && now - o.lastSentAt >= wait) {
+          o.lastSentAt = now;
+          o.queries++;
+          this.send(o.conn, 'query', { orderId: o.orderId });
+        }
+        continue;
+      }
       const wait = Math.min(every * 2 ** o.resends, 30_000);
       if (now - o.lastSentAt < wait) continue;
       o.lastSentAt = now;
@@ -226,7 +332,7 @@ export class ClientFleet extends EventEmitter<{
     }
   }
 
-  private onMessage(cid: string, topic: string, payload: Buffer): void {
+  private onMessage(conn: number, cid: string, topic: string, payload: Buffer): void {
     if (topic === this.topics.client(cid, 'errors')) {
       const parsed = parsePayload(ClientError, payload);
       this.counts.errors++;
@@ -234,8 +340,28 @@ export class ClientFleet extends EventEmitter<{
         this.log.warn({ cid, ...parsed.value }, 'gateway refused an order');
         const o = parsed.value.ref ? this.orders.get(parsed.value.ref) : undefined;
         // A refused place will be refused again: stop re-sending it.
-        if (o && o.state === undefined && parsed.value.code !== 'internal') {
+        // The gateway says it does not know an order it had accepted: it was lost. Say so and stop.
+        const lost = o && o.conn === conn && o.state !== undefined && parsed.value.code === 'unknown_order';
+        if (lost) {
+          this.counts.byState.lost = (this.counts.byState.lost ?? 0) + 1;
+          this.opts.record?.({
+            type: 'fail',
+            process: this.conns[conn]!.process,
+            f: 'place',
+            orderId: o.orderId,
+            error: 'unknown_order',
+          });
+          this.orders.delete(o.orderId);
+        }
+        if (o && o.conn === conn && o.state === undefined && parsed.value.code !== 'internal') {
           this.counts.byState.refused = (this.counts.byState.refused ?? 0) + 1;
+          this.opts.record?.({
+            type: 'fail',
+            process: this.conns[conn]!.process,
+            f: 'place',
+            orderId: o.orderId,
+            error: parsed.value.code,
+          });
           this.orders.delete(o.orderId);
         }
       }
@@ -246,20 +372,26 @@ export class ClientFleet extends EventEmitter<{
     const status = parsed.value;
     this.emit('status', status);
     const o = this.orders.get(status.orderId);
-    if (!o || (o.state && isFinal(o.state))) return;
-    if (status.state === 'accepted' && o.acceptedAt === undefined) o.acceptedAt = Date.now();
+    // Every connection of a cid gets its statuses; only the one that placed the order follows it.
+    if (!o || o.conn !== conn || (o.state && isFinal(o.state))) return;
+    o.lastHeardAt = Date.now();
+    this.opts.record?.({
+      type: 'observe',
+      process: this.conns[conn]!.process,
+      orderId: o.orderId,
+      state: status.state,
+      ...(status.reason !== undefined ? { reason: status.reason } : {}),
+      ...(status.allocation ? { allocation: status.allocation } : {}),
+    });
+    if (status.state === 'accepted' && o.acceptedAt === undefined) {
+      o.acceptedAt = Date.now();
+      const race = this.opts.faults?.cancelRace;
+      if (race && this.rng.next() < race) this.cancel(o, 0);
+    }
     if (status.state === 'confirmed' && o.state !== 'confirmed') {
       if (o.acceptedAt !== undefined) this.latency.recordValue(Math.max(1, Date.now() - o.acceptedAt));
-      if (this.opts.cancelShare && this.rng.next() < this.opts.cancelShare) {
-        const timer = setTimeout(
-          () => {
-            this.cancelTimers.delete(timer);
-            if (!this.stopped) this.send(o.conn, 'cancel', { orderId: o.orderId });
-          },
-          this.rng.int(0, 200),
-        );
-        this.cancelTimers.add(timer);
-      }
+      if (this.opts.cancelShare && this.rng.next() < this.opts.cancelShare)
+        this.cancel(o, this.rng.int(0, 200));
     }
     if (o.state !== status.state) {
       if (o.state) this.counts.byState[o.state] = (this.counts.byState[o.state] ?? 1) - 1;
@@ -275,6 +407,14 @@ export class ClientFleet extends EventEmitter<{
       this.counts.byState[state] = (this.counts.byState[state] ?? 0) + 1;
     }
     o.state = state;
+    const wanted = state === 'fulfilled' || state === 'cancelled';
+    this.opts.record?.({
+      type: wanted ? 'ok' : 'fail',
+      process: this.conns[o.conn]!.process,
+      f: 'place',
+      orderId: o.orderId,
+      state,
+    });
     this.emit('final', o.orderId, state);
     // Keep memory flat over long runs.
     this.orders.delete(o.orderId);

@@ -28,6 +28,8 @@ export interface InvariantResult {
   ok: boolean;
   checked: number;
   violations: Violation[];
+  /** Set when the run did not provide what this invariant needs (it is then neither ok nor failed). */
+  skipped?: string;
 }
 
 export interface Verdict {

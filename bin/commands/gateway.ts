@@ -12,6 +12,8 @@ export function gatewayCommand(program: Command): void {
     .option('--http-port <port>', 'HTTP port for /healthz (STOCKGATE_HTTP_PORT, 8080)', int('port', 0, 65535))
     .action(async (o: { dataDir?: string; mqttPort?: number; wsPort?: number; httpPort?: number }) => {
       const gateway = new Gateway({
+        // Running as its own process: the gateway crash fault may kill it (its supervisor restarts it).
+        allowCrash: true,
         ...(o.dataDir ? { dataDir: o.dataDir } : {}),
         ...(o.mqttPort !== undefined ? { mqttPort: o.mqttPort } : {}),
         ...(o.wsPort !== undefined ? { wsPort: o.wsPort } : {}),
@@ -22,6 +24,11 @@ export function gatewayCommand(program: Command): void {
       process.stderr.write(
         `gateway: mqtt://${host}:${ports.mqtt}  ws://${host}:${ports.ws}/mqtt  http://${host}:${ports.http}/healthz  data ${gateway.config.dataDir}\n`,
       );
+      if (gateway.tls) {
+        process.stderr.write(
+          `gateway: mqtts://${host}:${ports.mqtts}  wss://${host}:${ports.wss}/mqtt  TLS CA ${gateway.tls.caFile ?? '(user-supplied certificate)'}${gateway.config.tls.require ? '  (TLS required: plain listeners closed)' : ''}\n`,
+        );
+      }
       announceReady({ ports, host });
       runUntilSignal('gateway', () => gateway.stop());
     });

@@ -76,7 +76,9 @@ export function simCommand(program: Command): void {
 
   sim
     .command('terminals')
-    .description('N stock terminals on virtual boards, with picks after confirm and restocks')
+    .description(
+      'N stock terminals on virtual boards (the first --emulated n on emulated Unos with their panel), with picks after confirm and restocks',
+    )
     .option('--url <url>', 'broker URL', defaultUrl())
     .option(
       '--credentials <file>',
@@ -97,11 +99,17 @@ export function simCommand(program: Command): void {
     )
     .option('--restock-amount <n>', 'units per restock', int('restock-amount', 1), 30)
     .option('--seed <n>', 'random seed (the layout depends on it)', int('seed', 0, 2 ** 32 - 1), 1)
+    .option(
+      '--emulated <n>',
+      'run the first n terminals on emulated Unos (real StandardFirmata on avr8js) with their panel; picks press its button',
+      int('emulated', 0, 1000),
+      0,
+    )
     .action(async (o) => {
       const creds = loadCredentials(o.credentials as string);
       const terminals = creds.terminals.slice(0, o.count ?? creds.terminals.length);
       process.stderr.write(
-        `sim terminals: seed ${o.seed}, ${terminals.length} terminals, ${o.skus} SKUs against ${o.url}, ledgers in ${o.dataDir}\n`,
+        `sim terminals: seed ${o.seed}, ${terminals.length} terminals (${Math.min(o.emulated, terminals.length)} on emulated boards), ${o.skus} SKUs against ${o.url}, ledgers in ${o.dataDir}\n`,
       );
       const fleet = new TerminalFleet({
         url: o.url,
@@ -114,11 +122,13 @@ export function simCommand(program: Command): void {
         restockBelow: o.restockBelow,
         restockAmount: o.restockAmount,
         seed: o.seed,
+        emulated: o.emulated,
       });
       await fleet.start();
       const progress = new ProgressLine(() => {
         const s = fleet.stats();
-        return `terminals online ${s.online}/${s.terminals} committed ${s.committed} picked ${s.picked} restocked ${s.restocked}`;
+        const boards = s.emulated > 0 ? ` (emulated ${s.emulated}, picks pressed ${s.pressed})` : '';
+        return `terminals online ${s.online}/${s.terminals} committed ${s.committed} picked ${s.picked}${boards} restocked ${s.restocked}`;
       });
       progress.start();
       announceReady({ terminals: terminals.length });

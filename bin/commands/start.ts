@@ -1,9 +1,11 @@
 /**
  * `stockgate start` (`npm start`): the whole system on one machine with embedded defaults: the
- * gateway and its broker, a terminal fleet, a client fleet. Each runs as a child process; the
- * gateway is restarted if it dies. Ctrl-C stops everything in order and exits 0.
+ * gateway and its broker, a terminal fleet, a client fleet, and Node-RED with the dashboard and
+ * the fault panel. Each runs as a child process; the gateway (and Node-RED) are restarted if they
+ * die. Ctrl-C stops everything in order and exits 0.
  */
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { demoCredentialsPath, ensureDemoCredentials } from '../../gateway/auth/demo.ts';
 import { loadConfig } from '../../gateway/config.ts';
@@ -16,6 +18,19 @@ interface StartOptions {
   rate: number;
   skus: number;
   status: boolean;
+  nodeRed: boolean;
+}
+
+/** Node-RED with stockgate's settings and flows (flows/settings.cjs, flows/flows.json). */
+const NODE_RED_LAUNCHER = fileURLToPath(new URL('../../flows/launch.ts', import.meta.url));
+
+function nodeRedPort(): number {
+  const raw = process.env.STOCKGATE_NODE_RED_PORT;
+  if (raw === undefined || raw === '') return 1880;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new Error(`STOCKGATE_NODE_RED_PORT must be a port number, got '${raw}'`);
+  return n;
 }
 
 export function startCommand(program: Command): void {
@@ -27,6 +42,7 @@ export function startCommand(program: Command): void {
     .option('--rate <orders/s>', 'client arrival rate', num('rate'), 5)
     .option('--skus <n>', 'SKUs in the terminals layout', int('skus', 1), 40)
     .option('--no-status', 'do not print a status line')
+    .option('--no-node-red', 'do not start Node-RED (the dashboard and the fault panel)')
     .action(async (o: StartOptions) => {
       const config = loadConfig();
       const dataDir = config.dataDir;
@@ -86,10 +102,25 @@ export function startCommand(program: Command): void {
         env,
         logFile: join(logs, 'clients.log'),
       });
-      const children = [clients, terminals, gateway];
+      const nodeRed = new SupervisedChild({
+        name: 'node-red',
+        script: NODE_RED_LAUNCHER,
+        args: [],
+        env: {
+          ...env,
+          STOCKGATE_NODE_RED_PORT: String(nodeRedPort()),
+          STOCKGATE_MQTT_HOST: config.host,
+          STOCKGATE_MQTT_PORT: String(config.mqttPort),
+        },
+        logFile: join(logs, 'node-red.log'),
+        restart: true,
+      });
+      const children = [clients, nodeRed, terminals, gateway];
 
       let stopping = false;
       let statusTimer: NodeJS.Timeout | null = null;
+      let nodeRedUrls: { editor: string; dashboard: string } | null = null;
+      let nodeRedFailed: string | null = null;
       const stopAll = async (why: string, code: number) => {
         if (stopping) return;
         stopping = true;
@@ -112,7 +143,18 @@ export function startCommand(program: Command): void {
           if (!stopping)
             process.stderr.write(`\nstockgate: the gateway died (${signal ?? code}); restarting it\n`);
         });
+        // Node-RED starts beside the terminals (it takes a second or two). Without it the orders
+        // still flow: a dashboard that cannot start (port 1880 taken...) is a warning, not a failure.
+        const red = o.nodeRed
+          ? nodeRed.start().catch(async (err: Error) => {
+              await nodeRed.stop();
+              nodeRedFailed = err.message;
+              return null;
+            })
+          : Promise.resolve(null);
         if (o.terminals > 0) await terminals.start();
+        const info = await red;
+        if (info) nodeRedUrls = { editor: String(info.editor), dashboard: String(info.dashboard) };
         if (o.clients > 0 && o.rate > 0) await clients.start();
       } catch (err) {
         process.stderr.write(`stockgate: ${(err as Error).message}\n`);
@@ -126,9 +168,17 @@ export function startCommand(program: Command): void {
           '',
           'stockgate is running.',
           `  MQTT          mqtt://${h}:${config.mqttPort}   (WebSocket ws://${h}:${config.wsPort}/mqtt)`,
-          `  health        http://${h}:${config.httpPort}/healthz`,
+          `  health        http://${h}:${config.httpPort}/healthz   metrics http://${h}:${config.httpPort}/metrics`,
+          ...(nodeRedUrls
+            ? [
+                `  dashboard     ${nodeRedUrls.dashboard}   (user ${creds.operator.username}, password in ${show(credFile)})`,
+                `  flow editor   ${nodeRedUrls.editor}   (same user; analysis report at /reports/latest/index.html)`,
+              ]
+            : nodeRedFailed
+              ? [`  dashboard     NOT RUNNING: Node-RED did not start (${nodeRedFailed})`]
+              : []),
           `  credentials   ${show(credFile)}  (demo identities: clients, operator, terminals)`,
-          `  logs          ${show(logs)}/{gateway,terminals,clients}.log`,
+          `  logs          ${show(logs)}/{gateway,terminals,clients,node-red}.log`,
           `  journal       ${show(join(dataDir, 'journal.sqlite'))}`,
           `  fleet         ${o.terminals} terminals, ${o.clients} client connections at ${o.rate} orders/s`,
           '  Ctrl-C stops everything; npm start again resumes from the journal and the ledgers.',

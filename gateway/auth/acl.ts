@@ -1,6 +1,15 @@
 /**
  * Who may publish and subscribe to what, per role, as pure functions over the contract's topics.
  * The broker's hooks call these; nothing else decides access.
+ *
+ * - client `<cid>`: publishes its own `orders/{place,cancel,query}` (never retained); reads its own
+ *   `orders/status` and `errors`.
+ * - terminal `<tid>`: publishes its own `{state,inventory,reply,events,inquiry}` (only state and
+ *   inventory retained); reads its own `cmd` and `faults/terminals/<tid>`.
+ * - operator: publishes fault commands (`faults/gateway|terminals/<tid>|links/<tid>`, never
+ *   retained); reads `stats/#`, every terminal's state and inventory, `faults/active|errors`.
+ * - only the gateway (inside the broker, no client) publishes cmd, status, errors and stats.
+ * Anything outside the contract (`$SYS`, other bases, unknown kinds) is refused.
  */
 import type { Topics } from '../../protocol/index.ts';
 import type { Identity } from './credentials.ts';
@@ -60,13 +69,31 @@ export function canSubscribe(identity: Identity, filter: string, topics: Topics)
         `${b}/stats/#`,
         `${b}/terminals/+/state`,
         `${b}/terminals/+/inventory`,
-        `${b}/faults/active`,
+        topics.faultsActive(),
+        topics.faultErrors(),
       ];
       break;
   }
   return allowed.some((pattern) => covers(pattern, filter))
     ? allow
     : deny(`${identity.role} '${identity.name}' may not subscribe to '${filter}'`);
+}
+
+/** Whether a message on the concrete `topic` may be delivered to `identity` (every forward is checked). */
+export function canRead(identity: Identity, topic: string, topics: Topics): boolean {
+  return canSubscribe(identity, topic, topics).ok;
+}
+
+/**
+ * A will is a publish made later on the client's behalf: it gets the same ACL, checked at CONNECT
+ * (aedes would only check it when it fires, after the client is gone).
+ */
+export function canWill(
+  identity: Identity,
+  will: { topic: string; retain: boolean },
+  topics: Topics,
+): Access {
+  return canPublish(identity, will.topic, will.retain, topics);
 }
 
 /** Whether every topic matched by `filter` is also matched by `pattern` (both MQTT filters). */

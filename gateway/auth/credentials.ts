@@ -1,12 +1,27 @@
 /**
  * The credential store: identities with a role and an scrypt hash of their password. Passwords
  * are never stored; `provision` returns one once. The file is rewritten atomically.
+ *
+ * Several processes share the file (the gateway, and `stockgate provision|revoke` from a shell):
+ * every change re-reads the file first, and a running gateway `watch()`es it, so a revocation made
+ * elsewhere reaches it at once (`changed` names the identities removed or given a new password).
  */
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { EventEmitter } from 'node:events';
+import {
+  existsSync,
+  type FSWatcher,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
+import { logger } from '../../lib/log.ts';
 import { ID_PATTERN } from '../../protocol/index.ts';
 
 const scrypt = promisify(scryptCb) as (
@@ -40,30 +55,154 @@ export function generatePassword(): string {
   return randomBytes(18).toString('base64url');
 }
 
-export class CredentialStore {
+/** What a reload found changed: identities that are gone, or whose password (or role) changed. */
+export interface CredentialChange {
+  added: string[];
+  removed: string[];
+  rotated: string[];
+}
+
+type StoredIdentity = z.infer<typeof StoredIdentity>;
+
+function parseFile(text: string, file: string): CredentialFile {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`credential store ${file} is invalid: ${(err as Error).message}`);
+  }
+  const parsed = CredentialFile.safeParse(json);
+  if (!parsed.success) throw new Error(`credential store ${file} is invalid: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+/** Identifies one version of the file without reading it (rename gives a new inode). */
+function signature(file: string): string {
+  try {
+    const st = statSync(file, { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+export class CredentialStore extends EventEmitter<{ changed: [CredentialChange] }> {
   private data: CredentialFile = { version: 1, identities: {} };
   /** name -> sha256(password) of the last successful check: reconnect storms skip scrypt. */
   private readonly verified = new Map<string, Buffer>();
+  /** The file version `data` reflects. */
+  private seen = 'missing';
+  private watcher: FSWatcher | null = null;
+  private poll: NodeJS.Timeout | null = null;
+  private pending: NodeJS.Timeout | null = null;
+  private readonly log = logger('credentials');
 
-  constructor(readonly file: string) {}
+  constructor(readonly file: string) {
+    super();
+  }
 
   load(): this {
-    if (existsSync(this.file)) {
-      const parsed = CredentialFile.safeParse(JSON.parse(readFileSync(this.file, 'utf8')));
-      if (!parsed.success)
-        throw new Error(`credential store ${this.file} is invalid: ${parsed.error.message}`);
-      this.data = parsed.data;
-    }
+    const sig = signature(this.file);
+    if (existsSync(this.file)) this.data = parseFile(readFileSync(this.file, 'utf8'), this.file);
+    this.seen = sig;
     this.verified.clear();
     return this;
+  }
+
+  /**
+   * Re-reads the file if another process changed it, and announces what changed. Never throws:
+   * an unreadable or invalid file is logged and the identities in memory stay as they were.
+   * Returns whether anything changed.
+   */
+  refresh(): boolean {
+    const sig = signature(this.file);
+    if (sig === this.seen) return false;
+    let next: CredentialFile;
+    try {
+      next = existsSync(this.file)
+        ? parseFile(readFileSync(this.file, 'utf8'), this.file)
+        : { version: 1, identities: {} };
+    } catch (err) {
+      this.log.error(
+        { file: this.file, err: (err as Error).message },
+        'credential store unreadable: kept the last good one',
+      );
+      return false;
+    }
+    this.seen = sig;
+    const before = this.data.identities;
+    const after = next.identities;
+    const change: CredentialChange = { added: [], removed: [], rotated: [] };
+    for (const name of Object.keys(before)) {
+      const old = before[name]!;
+      const now = Object.hasOwn(after, name) ? after[name] : undefined;
+      if (!now) change.removed.push(name);
+      else if (now.hash !== old.hash || now.salt !== old.salt || now.role !== old.role)
+        change.rotated.push(name);
+    }
+    for (const name of Object.keys(after)) if (!Object.hasOwn(before, name)) change.added.push(name);
+    this.data = next;
+    for (const name of [...change.removed, ...change.rotated]) this.verified.delete(name);
+    const changed = change.added.length + change.removed.length + change.rotated.length > 0;
+    if (changed) {
+      this.log.info(change, 'credential store changed');
+      this.emit('changed', change);
+    }
+    return changed;
+  }
+
+  /**
+   * Follows changes made by other processes: a directory watch (the file is replaced by rename, so
+   * watching the file itself would lose it) plus a slow poll in case the watch misses an event.
+   */
+  watch(pollMs = 500): void {
+    if (this.watcher || this.poll) return;
+    const dir = dirname(this.file);
+    const name = basename(this.file);
+    mkdirSync(dir, { recursive: true });
+    try {
+      this.watcher = watch(dir, { persistent: false }, (_event, changed) => {
+        if (!changed || changed === name) this.scheduleRefresh();
+      });
+      this.watcher.on('error', (err) =>
+        this.log.warn({ err: err.message }, 'credential watch failed; polling'),
+      );
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot watch the credential store; polling');
+    }
+    this.poll = setInterval(() => this.refresh(), pollMs);
+    this.poll.unref();
+  }
+
+  unwatch(): void {
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.poll) clearInterval(this.poll);
+    this.poll = null;
+    if (this.pending) clearTimeout(this.pending);
+    this.pending = null;
+  }
+
+  private scheduleRefresh(): void {
+    // Coalesce the burst of events one rename makes.
+    if (this.pending) return;
+    this.pending = setTimeout(() => {
+      this.pending = null;
+      this.refresh();
+    }, 2);
   }
 
   has(name: string): boolean {
     return this.stored(name) !== undefined;
   }
 
+  /** The role of a live identity, undefined once revoked. */
+  roleOf(name: string): Role | undefined {
+    return this.stored(name)?.role;
+  }
+
   /** Own entries only: a name like 'constructor' must not find a property of Object.prototype. */
-  private stored(name: string): CredentialFile['identities'][string] | undefined {
+  private stored(name: string): StoredIdentity | undefined {
     return Object.hasOwn(this.data.identities, name) ? this.data.identities[name] : undefined;
   }
 
@@ -75,12 +214,14 @@ export class CredentialStore {
   async provision(name: string, role: Role, password = generatePassword()): Promise<string> {
     if (!ID_PATTERN.test(name) || name === '__proto__')
       throw new Error(`invalid identity name '${name}': must match [A-Za-z0-9_-]{1,64}`);
-    const existing = this.stored(name);
-    if (existing && existing.role !== role) {
-      throw new Error(`identity '${name}' already exists with role ${existing.role}`);
-    }
+    this.refresh();
+    this.checkRole(name, role);
     const salt = randomBytes(16);
     const hash = await scrypt(password, salt, KEYLEN, SCRYPT);
+    // Another process may have changed the file while scrypt ran: read, change, write, in one go.
+    this.refresh();
+    this.checkRole(name, role);
+    const existed = this.has(name);
     this.data.identities[name] = {
       role,
       salt: salt.toString('base64'),
@@ -89,19 +230,34 @@ export class CredentialStore {
     };
     this.verified.delete(name);
     this.save();
+    this.emit(
+      'changed',
+      existed ? { added: [], removed: [], rotated: [name] } : { added: [name], removed: [], rotated: [] },
+    );
     return password;
   }
 
+  private checkRole(name: string, role: Role): void {
+    const existing = this.stored(name);
+    if (existing && existing.role !== role) {
+      throw new Error(`identity '${name}' already exists with role ${existing.role}`);
+    }
+  }
+
   revoke(name: string): boolean {
+    this.refresh();
     if (!this.has(name)) return false;
     delete this.data.identities[name];
     this.verified.delete(name);
     this.save();
+    this.emit('changed', { added: [], removed: [name], rotated: [] });
     return true;
   }
 
   /** The identity if the password is right, else null. Constant-time comparison. */
   async verify(name: string, password: string): Promise<Identity | null> {
+    // A name provisioned a moment ago by another process is found even before the watch fires.
+    if (!this.has(name)) this.refresh();
     const stored = this.stored(name);
     if (!stored) {
       // Spend the same work as a real check so a probe cannot tell names apart by timing.
@@ -115,15 +271,18 @@ export class CredentialStore {
     const expected = Buffer.from(stored.hash, 'base64');
     if (hash.length !== expected.length || !timingSafeEqual(hash, expected)) return null;
     // The identity may have been revoked while scrypt ran.
-    if (this.stored(name) !== stored) return null;
+    // (A reload replaces the objects: compare what they hold.)
+    const now = this.stored(name);
+    if (!now || now.hash !== stored.hash || now.salt !== stored.salt || now.role !== stored.role) return null;
     this.verified.set(name, digest);
     return { name, role: stored.role };
   }
 
   private save(): void {
     mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp`;
+    const tmp = `${this.file}.${process.pid}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(this.data, null, 2)}\n`, { mode: 0o600 });
     renameSync(tmp, this.file);
+    this.seen = signature(this.file);
   }
 }

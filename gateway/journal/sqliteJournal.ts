@@ -72,7 +72,8 @@ export class SqliteJournal implements Journal {
       upsertTx: db.prepare(
         'INSERT INTO txs (tx, cid, order_id, allocation, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(tx) DO NOTHING',
       ),
-      decideTx: db.prepare('UPDATE txs SET decision = ?, at = ? WHERE tx = ?'),
+      // A decision reopens the tx: a release decided after the commit's tx_done is not acknowledged yet.
+      decideTx: db.prepare('UPDATE txs SET decision = ?, done = 0, at = ? WHERE tx = ?'),
       doneTx: db.prepare('UPDATE txs SET done = 1, at = ? WHERE tx = ?'),
       insertCatalog: db.prepare('INSERT OR IGNORE INTO catalog (terminal, sku) VALUES (?, ?)'),
       insertPick: db.prepare(

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readDemoCredentials } from '../../gateway/auth/demo.ts';
 import { connectMqttAsync } from '../../lib/mqtt.ts';
+import { freePort } from '../../lib/ports.ts';
 import { until } from '../../lib/wait.ts';
 import { Inventory, Topics } from '../../protocol/index.ts';
-import { freePort } from '../helpers/ports.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'stockgate-start-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -99,6 +99,9 @@ describe('npm start', () => {
       STOCKGATE_MQTT_PORT: String(await freePort()),
       STOCKGATE_WS_PORT: String(await freePort()),
       STOCKGATE_HTTP_PORT: String(await freePort()),
+      STOCKGATE_MQTTS_PORT: String(await freePort()),
+      STOCKGATE_WSS_PORT: String(await freePort()),
+      STOCKGATE_NODE_RED_PORT: String(await freePort()),
       STOCKGATE_LOG_LEVEL: 'warn',
     };
     const url = `mqtt://127.0.0.1:${env.STOCKGATE_MQTT_PORT}`;

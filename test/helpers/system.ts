@@ -131,12 +131,15 @@ export class TestSystem {
 
   async startGateway(): Promise<void> {
     const first = !this.gateway;
+    // TLS listeners (when enabled) take fresh ports on each start; tests that need them read gateway.ports.
     const ports = first
-      ? { mqttPort: 0, wsPort: 0, httpPort: 0 }
+      ? { mqttPort: 0, wsPort: 0, httpPort: 0, mqttsPort: 0, wssPort: 0 }
       : {
           mqttPort: this.gateway.ports.mqtt,
           wsPort: this.gateway.ports.ws,
           httpPort: this.gateway.ports.http,
+          mqttsPort: 0,
+          wssPort: 0,
         };
     this.gateway = new Gateway({
       dataDir: this.dataDir,
@@ -165,6 +168,7 @@ export class TestSystem {
     id: string,
     stock: Record<string, number>,
     extra: Partial<TerminalOptions>,
+    waitFor: 'gateway' | 'terminal' = 'gateway',
   ): Promise<Terminal> {
     await this.provision(id, 'terminal');
     const terminal = new Terminal({
@@ -179,7 +183,8 @@ export class TestSystem {
     });
     this.terminals.set(id, terminal);
     await terminal.start();
-    await this.waitTerminalOnline(id);
+    if (waitFor === 'gateway') await this.waitTerminalOnline(id);
+    else await until(terminal, 'connection', () => terminal.isOnline, 10_000, `${id} connected`);
     return terminal;
   }
 
@@ -195,6 +200,12 @@ export class TestSystem {
         `gateway sees ${id} online=${online}`,
       ),
     ]).then(() => undefined);
+  }
+
+  /** Starts a fresh instance of a terminal from its ledger (after crash() or stop()). */
+  async restartTerminal(id: string, waitFor: 'gateway' | 'terminal' = 'gateway'): Promise<Terminal> {
+    const old = this.terminal(id);
+    return this.startTerminalWith(id, {}, old.options, waitFor);
   }
 
   /** Adds an identity to the running gateway's credential store (password PASSWORD). */

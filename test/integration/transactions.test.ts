@@ -182,3 +182,29 @@ describe('transactions', () => {
     expect(finals.size).toBe(orders.length);
   });
 });
+
+describe('lost pick events', () => {
+  it('fulfils an order whose pick happened while the gateway was down', async () => {
+    sys = await TestSystem.start({ terminals: [{ id: 't1', stock: { apple: 5 } }] });
+    const c = sys.client();
+    await c.place('o1', [{ sku: 'apple', qty: 2 }]);
+    await c.waitFor('o1', 'confirmed');
+    // The terminal crashes right after its pick: the pick event it queued while the gateway was
+    // away dies with it. Only asking the terminal again can fulfil the order.
+    await sys.gateway.stop();
+    await sys.terminal('t1').pick();
+    await sys.terminal('t1').crash();
+    await sys.startGateway();
+    await sys.restartTerminal('t1');
+    await until(
+      sys.gateway.bus,
+      'orderState',
+      () => sys!.gateway.orderCounts().byState.fulfilled === 1,
+      15_000,
+      'fulfilled',
+    );
+    // The client may have missed the status while it reconnected: it asks.
+    await c.raw('query', JSON.stringify({ orderId: 'o1' }));
+    await c.waitFor('o1', 'fulfilled');
+  });
+});
