@@ -179,7 +179,13 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
 }
 
 function targets(r: BenchResult): Target[] {
-  const t = (name: string, target: string, value: number | null | undefined, unit: string, ok: (v: number) => boolean): Target => ({
+  const t = (
+    name: string,
+    target: string,
+    value: number | null | undefined,
+    unit: string,
+    ok: (v: number) => boolean,
+  ): Target => ({
     name,
     target,
     value: value ?? null,
@@ -188,8 +194,26 @@ function targets(r: BenchResult): Target[] {
   });
   return [
     t('orders/s to raw aedes round trips/s', '>= 0.3', r.orders?.ratio.toAedes, '', (v) => v >= 0.3),
-    t('p99 accepted->confirmed at half the maximum rate', '<= 20 ms', r.orders?.atHalf?.acceptedToConfirmedMs.p99, 'ms', (v) => v <= 20),
-    t('gateway RSS, scale workload under load', '<= 1024 MiB', r.scale?.underLoad?.gateway.rssMiB, 'MiB', (v) => v <= 1024),
-    t('recovery: restart to every in-flight order resolved', '<= 2 s', r.recovery?.restartToResolvedS, 's', (v) => v <= 2),
+    t(
+      'p99 accepted->confirmed at half the maximum rate',
+      '<= 20 ms',
+      r.orders?.atHalf?.acceptedToConfirmedMs.p99,
+      'ms',
+      (v) => v <= 20,
+    ),
+    t(
+      'gateway RSS, scale workload under load',
+      '<= 1024 MiB',
+      r.scale?.underLoad?.gateway.rssMiB,
+      'MiB',
+      (v) => v <= 1024,
+    ),
+    t(
+      'recovery: restart to every in-flight order resolved',
+      '<= 2 s',
+      r.recovery?.restartToResolvedS,
+      's',
+      (v) => v <= 2,
+    ),
   ];
 }

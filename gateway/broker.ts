@@ -209,6 +209,16 @@ export class Broker {
     credentials.on('changed', this.onCredentialsChanged);
     credentials.watch();
 
+    try {
+      await this.listenAll(limits);
+    } catch (err) {
+      // A port in use: leave nothing running behind.
+      await this.stop();
+      throw err;
+    }
+  }
+
+  private async listenAll(limits: BrokerLimits): Promise<void> {
     const host = this.opts.host;
     const wsMax = maxPacketBytes(limits) + 1024;
     if (!this.opts.requireTls) {
@@ -419,7 +429,7 @@ export class Broker {
           return fail(4, 'bad username or password');
         }
         this.backoff.succeeded(username);
-        if (!clientIdAllowed(identity, client.id)) {
+        if (!clientIdAllowed(identity, client.id, (n) => this.opts.credentials.has(n))) {
           return fail(5, `clientId '${client.id}' does not belong to '${username}'`, {
             kind: 'client_id_refused',
             username,

@@ -14,6 +14,8 @@ interface TerminalView {
   seq: number;
   acceptAnySeq: boolean;
   items: Map<string, StockItem>;
+  /** The items as the last accepted inventory had them: what `stock()` hands out (not a copy). */
+  published: Record<string, StockItem>;
   /** tx -> held lines, and the seq after which the inventory reflects them (unknown until the reply). */
   holds: Map<string, { lines: OrderLine[]; settleAtSeq?: number }>;
 }
@@ -40,6 +42,7 @@ export class InventoryView {
     t.acceptAnySeq = false;
     t.seq = inventory.seq;
     t.items = new Map(Object.entries(inventory.items));
+    t.published = inventory.items;
     for (const sku of t.items.keys()) t.skus.add(sku);
     for (const [tx, hold] of t.holds) {
       if (hold.settleAtSeq !== undefined && hold.settleAtSeq <= t.seq) t.holds.delete(tx);
@@ -78,8 +81,12 @@ export class InventoryView {
     return n;
   }
 
-  stock(tid: string): Record<string, StockItem> {
-    return Object.fromEntries(this.terminals.get(tid)?.items ?? []);
+  /**
+   * The stock the terminal last published, as it published it (shared, not copied: called on
+   * every inventory message; callers must not change it).
+   */
+  stock(tid: string): Readonly<Record<string, StockItem>> {
+    return this.terminals.get(tid)?.published ?? {};
   }
 
   available(tid: string, sku: string): number {
@@ -122,7 +129,15 @@ export class InventoryView {
   private terminal(tid: string): TerminalView {
     let t = this.terminals.get(tid);
     if (!t) {
-      t = { online: false, skus: new Set(), seq: 0, acceptAnySeq: true, items: new Map(), holds: new Map() };
+      t = {
+        online: false,
+        skus: new Set(),
+        seq: 0,
+        acceptAnySeq: true,
+        items: new Map(),
+        published: {},
+        holds: new Map(),
+      };
       this.terminals.set(tid, t);
     }
     return t;

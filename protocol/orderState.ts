@@ -105,7 +105,11 @@ export function isValidObservation(
     const next = states[i]!;
     if (next === current) continue;
     if (!reachable(current).has(next)) {
-      return { ok: false, at: i, error: `${current ?? 'none'} -> ${next} is on no path of the state machine` };
+      return {
+        ok: false,
+        at: i,
+        error: `${current ?? 'none'} -> ${next} is on no path of the state machine`,
+      };
     }
     current = next;
   }

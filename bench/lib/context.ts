@@ -26,7 +26,10 @@ export async function startWorker(
   ctx: BenchContext,
   spec: Omit<WorkerSpec, 'logFile'> & { logFile?: string },
 ): Promise<Worker> {
-  const w = await Worker.start({ ...spec, logFile: spec.logFile ?? join(ctx.workDir, 'logs', `${spec.name}.log`) });
+  const w = await Worker.start({
+    ...spec,
+    logFile: spec.logFile ?? join(ctx.workDir, 'logs', `${spec.name}.log`),
+  });
   ctx.workers.add(w);
   void w.exited.then(() => ctx.workers.delete(w));
   return w;

@@ -74,25 +74,71 @@ export function areaOf(frame: CallFrame): string {
 }
 
 function isOwner(area: string): boolean {
-  return !area.startsWith('node:') && !area.startsWith('V8 builtin') && !area.startsWith('(') && area !== 'GC';
+  return (
+    !area.startsWith('node:') && !area.startsWith('V8 builtin') && !area.startsWith('(') && area !== 'GC'
+  );
 }
 
-const THEMES: { name: string; test: (f: CallFrame, area: string) => boolean }[] = [
+/**
+ * Themes: a sample counts for a theme if a frame on its stack belongs to it (`inclusive`), or only
+ * if its leaf does (`self`: for code that calls back into everything else, such as the broker or
+ * the streams that deliver every message, inclusive time would be nearly all of it).
+ */
+const BROKER = new Set([
+  'aedes',
+  'aedes-persistence',
+  'aedes-packet',
+  'mqemitter',
+  'qlobber',
+  'fastfall',
+  'fastparallel',
+  'fastseries',
+  'reusify',
+  'hyperid',
+  'retimer',
+  'end-of-stream',
+  'bl',
+  'uuid',
+]);
+const THEMES: { name: string; self?: boolean; test: (f: CallFrame, area: string) => boolean }[] = [
   {
-    name: 'JSON parse/stringify',
-    test: (f, a) => a.startsWith('V8 builtin') && /^(parse|stringify|JSON|JsonParse|JsonStringify)/i.test(f.functionName),
+    name: 'JSON parse/stringify (when not inlined into its caller)',
+    test: (f, a) =>
+      a.startsWith('V8 builtin') && /^(parse|stringify|JSON|JsonParse|JsonStringify)/i.test(f.functionName),
   },
   { name: 'zod validation', test: (_f, a) => a === 'zod' },
   { name: 'MQTT packet parse/generate (mqtt-packet)', test: (_f, a) => a === 'mqtt-packet' },
-  { name: 'aedes (routing, QoS1 state, hooks)', test: (_f, a) => a === 'aedes' || a.startsWith('aedes-') },
-  { name: 'mqtt.js client', test: (_f, a) => a === 'mqtt' },
-  { name: 'journal (SQLite, group commit)', test: (_f, a) => a === 'better-sqlite3' || a.startsWith('gateway/journal/') },
-  { name: 'terminal ledger (fs, fsync)', test: (_f, a) => a === 'firmware/ledgerStore.ts' },
-  { name: 'timers', test: (_f, a) => a.startsWith('node:timers') || a === 'node:timers' },
-  { name: 'logging (pino)', test: (_f, a) => a === 'pino' || a.startsWith('pino-') },
-  { name: 'statistics (hdr, stats)', test: (_f, a) => a === 'hdr-histogram-js' || a.startsWith('gateway/stats') },
-  { name: 'network streams (node:net, node:stream)', test: (_f, a) => a.startsWith('node:net') || a.startsWith('node:stream') || a.startsWith('node:streams') },
-  { name: 'GC', test: (_f, a) => a === 'GC' },
+  {
+    name: 'socket writes (writev)',
+    self: true,
+    test: (f, a) => a.startsWith('V8 builtin') && /^write/.test(f.functionName),
+  },
+  { name: 'broker own code (aedes and its deps)', self: true, test: (_f, a) => BROKER.has(a) },
+  { name: 'mqtt.js client', self: true, test: (_f, a) => a === 'mqtt' },
+  {
+    name: 'journal (SQLite, group commit)',
+    test: (_f, a) => a === 'better-sqlite3' || a.startsWith('gateway/journal/'),
+  },
+  { name: 'terminal ledger (ledgerStore)', test: (_f, a) => a === 'firmware/ledgerStore.ts' },
+  {
+    name: 'timers (set/clear, expiry bookkeeping)',
+    test: (f, a) =>
+      a.startsWith('node:timers') &&
+      /^(setTimeout|clearTimeout|setInterval|clearInterval|setImmediate|clearImmediate|insert|unenroll|listOnTimeout)$/.test(
+        f.functionName,
+      ),
+  },
+  { name: 'logging (pino)', test: (_f, a) => a === 'pino' || a.startsWith('pino-') || a === 'sonic-boom' },
+  {
+    name: 'statistics (hdr, stats)',
+    test: (_f, a) => a === 'hdr-histogram-js' || a.startsWith('gateway/stats'),
+  },
+  {
+    name: 'Node streams and net (self)',
+    self: true,
+    test: (_f, a) => a.startsWith('node:net') || a.startsWith('node:stream') || a.startsWith('node:streams'),
+  },
+  { name: 'GC', self: true, test: (_f, a) => a === 'GC' },
 ];
 
 export function summarize(file: string, window?: { fromUs: number; toUs: number }, top = 15): ProfileSummary {
@@ -141,7 +187,8 @@ export function summarize(file: string, window?: { fromUs: number; toUs: number 
       const na = area(n);
       if (owner === null && isOwner(na)) owner = na;
       const frame = byId.get(n)!.callFrame;
-      for (const th of THEMES) if (!seen.has(th.name) && th.test(frame, na)) seen.add(th.name);
+      for (const th of THEMES)
+        if (!seen.has(th.name) && (!th.self || n === id) && th.test(frame, na)) seen.add(th.name);
     }
     add(owners, owner ?? (a.startsWith('node:') ? a : a === 'GC' ? 'GC' : '(no JS caller)'), dt);
     for (const name of seen) add(themes, name, dt);
@@ -151,7 +198,11 @@ export function summarize(file: string, window?: { fromUs: number; toUs: number 
     [...m.entries()]
       .sort((x, y) => y[1] - x[1])
       .slice(0, n)
-      .map(([name, ms]) => ({ name, ms: Math.round(ms), pct: busy > 0 ? Math.round((ms / busy) * 1000) / 10 : 0 }));
+      .map(([name, ms]) => ({
+        name,
+        ms: Math.round(ms),
+        pct: busy > 0 ? Math.round((ms / busy) * 1000) / 10 : 0,
+      }));
   return {
     file,
     windowMs: Math.round(windowMs),

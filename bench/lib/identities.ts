@@ -16,7 +16,10 @@ export interface Cred {
   password: string;
 }
 
-export async function provisionMany(dataDir: string, identities: { name: string; role: Role }[]): Promise<void> {
+export async function provisionMany(
+  dataDir: string,
+  identities: { name: string; role: Role }[],
+): Promise<void> {
   const file = credentialStorePath(dataDir);
   const store = new CredentialStore(file).load();
   await store.provision('bench-template', 'client', BENCH_PASSWORD);
@@ -25,7 +28,8 @@ export async function provisionMany(dataDir: string, identities: { name: string;
     identities: Record<string, { role: Role; salt: string; hash: string; createdAt: number }>;
   };
   const template = data.identities['bench-template']!;
-  for (const { name, role } of identities) data.identities[name] = { ...template, role, createdAt: Date.now() };
+  for (const { name, role } of identities)
+    data.identities[name] = { ...template, role, createdAt: Date.now() };
   const tmp = `${file}.bench.tmp`;
   writeFileSync(tmp, `${JSON.stringify(data)}\n`, { mode: 0o600 });
   renameSync(tmp, file);

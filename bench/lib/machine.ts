@@ -31,12 +31,14 @@ function read(file: string): string {
 
 export function openFileLimits(): { soft: number; hard: number } {
   const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(read('/proc/self/limits'));
-  const n = (s: string | undefined) => (s === undefined ? 0 : s === 'unlimited' ? Number.POSITIVE_INFINITY : Number(s));
+  const n = (s: string | undefined) =>
+    s === undefined ? 0 : s === 'unlimited' ? Number.POSITIVE_INFINITY : Number(s);
   return { soft: n(m?.[1]), hard: n(m?.[2]) };
 }
 
 export function machineInfo(): MachineInfo {
-  const cpuModel = /^model name\s*:\s*(.+)$/m.exec(read('/proc/cpuinfo'))?.[1]?.trim() ?? os.cpus()[0]?.model ?? '?';
+  const cpuModel =
+    /^model name\s*:\s*(.+)$/m.exec(read('/proc/cpuinfo'))?.[1]?.trim() ?? os.cpus()[0]?.model ?? '?';
   const memAvailable = /^MemAvailable:\s+(\d+) kB/m.exec(read('/proc/meminfo'))?.[1];
   let freeH = '';
   try {
@@ -88,7 +90,12 @@ export function procSample(pid: number): ProcSample | null {
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(rest[11]) + Number(rest[12]);
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-  return { at: performance.now(), cpuMs: (ticks * 1000) / CLK_TCK, rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM') };
+  return {
+    at: performance.now(),
+    cpuMs: (ticks * 1000) / CLK_TCK,
+    rssBytes: kb('VmRSS'),
+    hwmBytes: kb('VmHWM'),
+  };
 }
 
 /** CPU use between two samples, in cores (1.0 = one core busy). */

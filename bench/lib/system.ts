@@ -16,6 +16,8 @@ export interface SystemSpec {
   terminals: number;
   /** Terminal worker processes (the terminals are split among them). */
   terminalProcesses?: number;
+  /** Each terminal process starts its terminals in waves of this size (default: all at once). */
+  terminalWave?: number;
   /** Average SKUs stocked per terminal. */
   skusPerTerminal: number;
   initialStock: [number, number];
@@ -60,7 +62,10 @@ export class BenchSystem {
     this.dataDir = join(ctx.workDir, spec.name);
     mkdirSync(this.dataDir, { recursive: true });
     const width = Math.max(2, String(spec.terminals).length);
-    this.terminalIds = Array.from({ length: spec.terminals }, (_, i) => `t${String(i + 1).padStart(width, '0')}`);
+    this.terminalIds = Array.from(
+      { length: spec.terminals },
+      (_, i) => `t${String(i + 1).padStart(width, '0')}`,
+    );
     this.clientCreds = creds(names('c', spec.clients));
     this.idleCreds = creds(names('idle', spec.idleIdentities ?? 0));
   }
@@ -107,7 +112,13 @@ export class BenchSystem {
     return performance.now() - t0;
   }
 
-  async startTerminals(): Promise<{ startMs: number; onlineMs: number; slots: number }> {
+  async startTerminals(): Promise<{
+    startMs: number;
+    onlineMs: number;
+    slots: number;
+    waves: number;
+    slowestWaveMs: number;
+  }> {
     const t0 = performance.now();
     const n = Math.max(1, Math.min(this.spec.terminalProcesses ?? 1, this.terminalIds.length));
     const groups = Array.from({ length: n }, (_, g) => this.terminalIds.filter((_, i) => i % n === g));
@@ -128,7 +139,7 @@ export class BenchSystem {
     );
     const started = await Promise.all(
       this.terminalWorkers.map((w, g) =>
-        w.call<{ startMs: number; slots: number }>('start', {
+        w.call<{ startMs: number; slots: number; waves: number; slowestWaveMs: number }>('start', {
           url: this.url,
           terminals: creds(groups[g]!).map((c) => ({ id: c.username, ...c })),
           dataDir: join(this.dataDir, 'terminals'),
@@ -138,14 +149,21 @@ export class BenchSystem {
           pickDelayMs: [50, 500],
           restockBelow: 20,
           restockAmount: this.spec.initialStock[1],
-          seed: this.spec.seed + g,
+          seed: this.spec.seed + g * 7919,
+          ...(this.spec.terminalWave ? { wave: this.spec.terminalWave } : {}),
         }),
       ),
     );
     this.slots = started.reduce((s, r) => s + r.slots, 0);
     const startMs = Math.max(...started.map((s) => s.startMs));
     await this.waitTerminalsOnline(300_000);
-    return { startMs, onlineMs: performance.now() - t0, slots: this.slots };
+    return {
+      startMs,
+      onlineMs: performance.now() - t0,
+      slots: this.slots,
+      waves: started.reduce((s, r) => s + r.waves, 0),
+      slowestWaveMs: Math.max(...started.map((s) => s.slowestWaveMs)),
+    };
   }
 
   /** Until the gateway sees every terminal online. */
@@ -182,7 +200,9 @@ export class BenchSystem {
   }
 
   async health(): Promise<Health> {
-    const res = await fetch(`http://127.0.0.1:${this.ports.http}/healthz`, { signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`http://127.0.0.1:${this.ports.http}/healthz`, {
+      signal: AbortSignal.timeout(5000),
+    });
     return (await res.json()) as Health;
   }
 

@@ -4,12 +4,18 @@ import type { BenchResult } from '../run.ts';
 type Row = [string, string, string];
 
 const n = (v: number | null | undefined, digits = 0) =>
-  v === null || v === undefined ? '-' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  v === null || v === undefined
+    ? '-'
+    : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export function rows(r: BenchResult): Row[] {
   const out: Row[] = [];
   const m = r.machine;
-  out.push(['machine', `${m.nproc} cores, ${m.cpuModel}, ${m.memTotalGiB} GiB, node ${m.node}`, `load avg ${m.loadavg[0]} -> ${m.loadavgEnd[0] ?? '-'}`]);
+  out.push([
+    'machine',
+    `${m.nproc} cores, ${m.cpuModel}, ${m.memTotalGiB} GiB, node ${m.node}`,
+    `load avg ${m.loadavg[0]} -> ${m.loadavgEnd[0] ?? '-'}`,
+  ]);
   const b = r.baseline;
   if (b) {
     out.push([
@@ -31,12 +37,18 @@ export function rows(r: BenchResult): Row[] {
   const o = r.orders;
   if (o) {
     const w = o.workload;
-    out.push(['orders workload', `${w.terminals} terminals x ${w.skusPerTerminal} SKUs, ${w.clients} clients`, `${w.skus} SKUs, ${w.lines} lines, qty ${w.qty}, ${w.arrivals}`]);
+    out.push([
+      'orders workload',
+      `${w.terminals} terminals x ${w.skusPerTerminal} SKUs, ${w.clients} clients`,
+      `${w.skus} SKUs, ${w.lines} lines, qty ${w.qty}, ${w.arrivals}`,
+    ]);
     const mx = o.atMax;
     out.push([
       'max sustainable orders/s',
       n(o.maxSustainedPerS),
-      mx ? `gateway ${mx.cores.gateway} cores, terminals ${mx.cores.terminals}, clients ${mx.cores.clients}, others ${mx.cores.others}` : 'no step sustained',
+      mx
+        ? `gateway ${mx.cores.gateway} cores, terminals ${mx.cores.terminals}, clients ${mx.cores.clients}, others ${mx.cores.others}`
+        : 'no step sustained',
     ]);
     if (mx)
       out.push([
@@ -65,17 +77,43 @@ export function rows(r: BenchResult): Row[] {
   const s = r.scale;
   if (s) {
     const w = s.workload;
-    out.push(['scale workload', `${n(w.terminals)} terminals, ${n(w.clients)} clients`, `${w.activeClients} ordering at ${w.rate}/s; open files ${s.openFiles.soft} (needed ~${s.openFiles.needed})${s.scaledDown ? `; ${s.scaledDown}` : ''}`]);
+    out.push([
+      'scale workload',
+      `${n(w.terminals)} terminals, ${n(w.clients)} clients`,
+      `${w.activeClients} ordering at ${w.rate}/s; open files ${s.openFiles.soft} (needed ~${s.openFiles.needed})${s.scaledDown ? `; ${s.scaledDown}` : ''}`,
+    ]);
     out.push(['  gateway empty', `${s.empty.gateway.rssMiB} MiB`, `${s.empty.gateway.cores} cores`]);
-    out.push(['  terminals connect storm', `${n(s.terminalsStorm.allOnlineS, 1)} s`, `${n(s.terminalsStorm.terminals)} terminals, first verification of each (scrypt)`]);
-    out.push(['  with terminals, idle', `${s.withTerminals.gateway.rssMiB} MiB`, `${s.withTerminals.gateway.cores} cores, ${s.withTerminals.gateway.fds} fds`]);
-    out.push(['  first connection per identity', `${n(s.firstConnections.seconds, 1)} s`, `${s.firstConnections.connections} identities (scrypt each)`]);
+    out.push([
+      '  terminals connect',
+      `${n(s.terminalsStorm.allOnlineS, 1)} s`,
+      `${n(s.terminalsStorm.terminals)} terminals in ${s.terminalsStorm.waves} waves (${n(s.terminalsStorm.perS, 1)}/s), a first verification (scrypt) each`,
+    ]);
+    out.push([
+      '  with terminals, idle',
+      `${s.withTerminals.gateway.rssMiB} MiB`,
+      `${s.withTerminals.gateway.cores} cores, ${s.withTerminals.gateway.fds} fds`,
+    ]);
+    out.push([
+      '  first connection per identity',
+      `${n(s.firstConnections.seconds, 1)} s`,
+      `${s.firstConnections.connections} identities (scrypt each)`,
+    ]);
     out.push([
       '  client connect storm',
       `${n(s.storm.seconds, 1)} s`,
-      `${n(s.storm.connections)} connections at once, ${n(s.storm.perS)}/s, ${s.storm.failed} failed; gateway ${s.storm.gatewayCores} cores`,
+      `${n(s.storm.connections + s.storm.failed + s.storm.unfinished)} connections at once: ${n(s.storm.connections)} in (${n(s.storm.perS)}/s), ${n(s.storm.failed)} failed${Object.keys(s.storm.errors).length ? ` (${Object.keys(s.storm.errors).join(', ')})` : ''}; gateway ${s.storm.gatewayCores} cores`,
     ]);
-    out.push(['  all connected, idle', `${s.idle.gateway.rssMiB} MiB`, `${s.idle.gateway.cores} cores, ${s.idle.gateway.fds} fds; others ${s.idle.machine.otherCores} cores`]);
+    if (s.topUp.rounds > 0)
+      out.push([
+        '  retries of the failed ones',
+        `${n(s.topUp.seconds, 1)} s`,
+        `${s.topUp.rounds} rounds, ${n(s.topUp.connected)} connected, ${n(s.topUp.stillOut)} still out; ${n(s.connected)} clients connected in all`,
+      ]);
+    out.push([
+      `  ${n(s.connected)} clients connected, idle`,
+      `${s.idle.gateway.rssMiB} MiB`,
+      `${s.idle.gateway.cores} cores, ${s.idle.gateway.fds} fds; others ${s.idle.machine.otherCores} cores`,
+    ]);
     if (s.underLoad) {
       const u = s.underLoad;
       out.push([
@@ -104,12 +142,23 @@ export function rows(r: BenchResult): Row[] {
     const g = p.processes.gateway;
     if (g) {
       out.push(['profile (gateway)', `${p.rate}/s, busy ${Math.round(g.busyShare * 100)}%`, p.dir]);
-      for (const a of g.byOwner.slice(0, 6)) out.push([`  ${a.name}`, `${a.pct}%`, 'self time, charged to the nearest caller of ours or a package']);
+      for (const a of g.byOwner.slice(0, 6))
+        out.push([
+          `  ${a.name}`,
+          `${a.pct}%`,
+          'self time, charged to the nearest caller of ours or a package',
+        ]);
       for (const t of g.themes.slice(0, 6)) out.push([`  ${t.name}`, `${t.pct}%`, 'inclusive']);
     }
   }
   for (const t of r.targets)
-    out.push([`target: ${t.name}`, t.target, t.value === null ? 'not measured' : `${t.value}${t.unit ? ` ${t.unit}` : ''}: ${t.met ? 'met' : 'NOT met'}`]);
+    out.push([
+      `target: ${t.name}`,
+      t.target,
+      t.value === null
+        ? 'not measured'
+        : `${t.value}${t.unit ? ` ${t.unit}` : ''}: ${t.met ? 'met' : 'NOT met'}`,
+    ]);
   for (const e of r.errors) out.push([`error in ${e.phase}`, '', e.message]);
   return out;
 }

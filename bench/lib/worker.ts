@@ -89,7 +89,9 @@ export class Worker {
       proc.on('message', onMessage);
       void worker.exited.then((e) => {
         clearTimeout(timer);
-        reject(new Error(`${spec.name} exited (${e.signal ?? e.code}) before it was ready: see ${spec.logFile}`));
+        reject(
+          new Error(`${spec.name} exited (${e.signal ?? e.code}) before it was ready: see ${spec.logFile}`),
+        );
       });
     });
   }

@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from '../../lib/ports.ts';
 import { type BenchContext, sleep, startWorker, workerScript } from '../lib/context.ts';
-import { LoadWindow, procSample, round } from '../lib/machine.ts';
+import { cores, LoadWindow, procSample, round } from '../lib/machine.ts';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -23,6 +23,8 @@ export interface RttResult {
   latencyMs: { p50: number; p99: number; max: number };
   /** CPU of the broker process during the measurement, in cores. */
   brokerCores: number;
+  /** CPU time per round trip, µs: of the broker, and of both client processes together. */
+  cpuUsPerRoundTrip: { broker: number; clients: number };
   machine: { otherCores: number; loadavg1: number };
 }
 
@@ -74,16 +76,23 @@ async function measure(
   warmupMs: number,
 ): Promise<RttResult> {
   const run = `${broker}${Date.now().toString(36)}`;
-  const responder = await startWorker(ctx, { name: `baseline-${broker}-responder`, script: workerScript('rtt') });
-  const requester = await startWorker(ctx, { name: `baseline-${broker}-requester`, script: workerScript('rtt') });
+  const responder = await startWorker(ctx, {
+    name: `baseline-${broker}-responder`,
+    script: workerScript('rtt'),
+  });
+  const requester = await startWorker(ctx, {
+    name: `baseline-${broker}-requester`,
+    script: workerScript('rtt'),
+  });
   try {
     await responder.call('responder', { url, connections: CONNECTIONS, run });
     await requester.call('requester', { url, connections: CONNECTIONS, run });
     const window = new LoadWindow([brokerPid, responder.pid, requester.pid]);
-    let before = procSample(brokerPid);
-    // The broker's CPU over the measured part only (after the warm-up).
+    const pids = [brokerPid, responder.pid, requester.pid];
+    let before = pids.map((p) => procSample(p));
+    // CPU over the measured part only (after the warm-up).
     const warm = sleep(warmupMs).then(() => {
-      before = procSample(brokerPid);
+      before = pids.map((p) => procSample(p));
     });
     const r = await requester.call<{
       perS: number;
@@ -91,16 +100,27 @@ async function measure(
       latencyMs: { p50: number; p99: number; max: number };
     }>('measure', { window: WINDOW, ms, warmupMs, run });
     await warm;
-    const after = procSample(brokerPid);
+    const after = pids.map((p) => procSample(p));
     const load = window.end();
+    const used = (i: number) => {
+      const a = before[i];
+      const b = after[i];
+      return a && b ? cores(a, b) : 0;
+    };
+    const perRt = (c: number) => (r.perS > 0 ? round((c * 1e6) / r.perS, 1) : 0);
     return {
       broker,
       connections: CONNECTIONS,
       window: WINDOW,
       seconds: round(r.seconds, 1),
       roundTripsPerS: Math.round(r.perS),
-      latencyMs: { p50: round(r.latencyMs.p50, 2), p99: round(r.latencyMs.p99, 2), max: round(r.latencyMs.max, 1) },
-      brokerCores: before && after ? round((after.cpuMs - before.cpuMs) / (ms + 200), 2) : 0,
+      latencyMs: {
+        p50: round(r.latencyMs.p50, 2),
+        p99: round(r.latencyMs.p99, 2),
+        max: round(r.latencyMs.max, 1),
+      },
+      cpuUsPerRoundTrip: { broker: perRt(used(0)), clients: perRt(used(1) + used(2)) },
+      brokerCores: round(used(0), 2),
       machine: { otherCores: load.otherCores, loadavg1: load.loadavg1 },
     };
   } finally {

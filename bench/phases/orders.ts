@@ -57,6 +57,8 @@ export interface StepResult {
   acceptedToConfirmedMs: Latency;
   placeToAcceptedMs: Latency;
   cores: { gateway: number; terminals: number; clients: number; others: number };
+  /** CPU time per resolved order, ms: robust to a busy machine where rates and latencies are not. */
+  cpuMsPerOrder: { gateway: number; terminals: number; clients: number };
   gatewayRssMiB: number;
 }
 
@@ -99,7 +101,9 @@ export async function startOrderSystem(ctx: BenchContext, spec: SystemSpec): Pro
   await sys.provision();
   await sys.startGateway();
   const t = await sys.startTerminals();
-  ctx.log(`${spec.name}: ${spec.terminals} terminals online (${sys.slots} terminal x SKU slots) in ${(t.onlineMs / 1000).toFixed(1)} s`);
+  ctx.log(
+    `${spec.name}: ${spec.terminals} terminals online (${sys.slots} terminal x SKU slots) in ${(t.onlineMs / 1000).toFixed(1)} s`,
+  );
   const c = await sys.startClients(`${spec.name}${ctx.seed.toString(36)}`);
   ctx.log(`${spec.name}: ${spec.clients} client connections in ${(c.ms / 1000).toFixed(1)} s`);
   return sys;
@@ -107,7 +111,7 @@ export async function startOrderSystem(ctx: BenchContext, spec: SystemSpec): Pro
 
 /** One step at a constant offered rate: ramp, measure, stop arrivals (no drain). */
 export async function step(
-  ctx: BenchContext,
+  _ctx: BenchContext,
   sys: BenchSystem,
   rate: number,
   ms: number,
@@ -116,7 +120,11 @@ export async function step(
   const clients = sys.clients!;
   await clients.call('setRate', { rate });
   await sleep(rampMs);
-  const pids = { gateway: sys.gateway.pid, clients: clients.pid, terminals: sys.terminalWorkers.map((w) => w.pid) };
+  const pids = {
+    gateway: sys.gateway.pid,
+    clients: clients.pid,
+    terminals: sys.terminalWorkers.map((w) => w.pid),
+  };
   const load = new LoadWindow([pids.gateway, pids.clients, ...pids.terminals]);
   const before = {
     g: procSample(pids.gateway),
@@ -149,7 +157,8 @@ export async function step(
           : lost > 0
             ? `${lost} lost`
             : undefined;
-  const c = (a: ReturnType<typeof procSample>, b: ReturnType<typeof procSample>) => (a && b ? cores(a, b) : 0);
+  const c = (a: ReturnType<typeof procSample>, b: ReturnType<typeof procSample>) =>
+    a && b ? cores(a, b) : 0;
   return {
     offered: rate,
     seconds: round(seconds, 1),
@@ -175,8 +184,20 @@ export async function step(
       ),
       others: machine.otherCores,
     },
+    cpuMsPerOrder: {
+      gateway: perOrder(c(before.g, after.g), resolved / seconds),
+      terminals: perOrder(
+        before.t.reduce((sum, b, i) => sum + c(b, after.t[i] ?? null), 0),
+        resolved / seconds,
+      ),
+      clients: perOrder(c(before.c, after.c), resolved / seconds),
+    },
     gatewayRssMiB: round((after.g?.rssBytes ?? 0) / 2 ** 20, 0),
   };
+}
+
+function perOrder(cores: number, perS: number): number {
+  return perS > 0 ? round((cores * 1000) / perS, 3) : 0;
 }
 
 /** Waits until nothing is in flight (or the timeout). */
@@ -191,7 +212,7 @@ export async function drain(sys: BenchSystem, timeoutMs: number): Promise<number
 
 export function describeStep(s: StepResult): string {
   const l = s.acceptedToConfirmedMs;
-  return `offered ${s.offered}/s: placed ${s.placedPerS}/s, resolved ${s.resolvedPerS}/s, in flight ${s.inFlightEnd}, p50 ${l.p50} ms p99 ${l.p99} ms max ${l.max} ms, gateway ${s.cores.gateway} cores, others ${s.cores.others} -> ${s.sustained ? 'sustained' : `not sustained (${s.why})`}`;
+  return `offered ${s.offered}/s: placed ${s.placedPerS}/s, resolved ${s.resolvedPerS}/s, in flight ${s.inFlightEnd}, p50 ${l.p50} ms p99 ${l.p99} ms max ${l.max} ms, gateway ${s.cores.gateway} cores (${s.cpuMsPerOrder.gateway} ms CPU/order), others ${s.cores.others} -> ${s.sustained ? 'sustained' : `not sustained (${s.why})`}`;
 }
 
 export async function runOrders(ctx: BenchContext, sys: BenchSystem): Promise<OrdersResult> {

@@ -6,8 +6,8 @@
  */
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { summarize, type ProfileSummary } from '../lib/cpuprofile.ts';
 import { type BenchContext, sleep } from '../lib/context.ts';
+import { type ProfileSummary, summarize } from '../lib/cpuprofile.ts';
 import { describeStep, drain, ordersSpec, type StepResult, startOrderSystem, step } from './orders.ts';
 
 export interface ProfileResult {
@@ -25,7 +25,9 @@ function monotonicUs(): number {
 export async function runProfile(ctx: BenchContext, rate: number): Promise<ProfileResult> {
   const dir = join(ctx.outDir, 'profiles', ctx.stamp);
   mkdirSync(dir, { recursive: true });
-  const flags = (name: string) => ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`];
+  // One folder per process: each thread writes its own profile (tsx's module loader runs in a
+  // worker thread), named CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile; the main thread is 0.
+  const flags = (name: string) => ['--cpu-prof', `--cpu-prof-dir=${join(dir, name)}`];
   const sys = await startOrderSystem(
     ctx,
     ordersSpec(ctx, { name: 'profile', gatewayFlags: flags('gateway'), workerFlags: (n) => flags(n) }),
@@ -49,9 +51,9 @@ export async function runProfile(ctx: BenchContext, rate: number): Promise<Profi
     await sys.stop();
   }
   const processes: Record<string, ProfileSummary> = {};
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.cpuprofile'))) {
-    const name = f.replace(/\.cpuprofile$/, '');
-    processes[name] = summarize(join(dir, f), { fromUs, toUs });
+  for (const name of readdirSync(dir)) {
+    const main = readdirSync(join(dir, name)).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+    if (main) processes[name] = summarize(join(dir, name, main), { fromUs, toUs });
   }
   const g = processes.gateway;
   if (g) {

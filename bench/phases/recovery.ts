@@ -34,7 +34,11 @@ interface Snap {
   inFlight: number;
 }
 
-export async function runRecovery(ctx: BenchContext, sys: BenchSystem, rate: number): Promise<RecoveryResult> {
+export async function runRecovery(
+  ctx: BenchContext,
+  sys: BenchSystem,
+  rate: number,
+): Promise<RecoveryResult> {
   const clients = sys.clients!;
   ctx.log(`recovery: ${rate} orders/s, then kill -9 the gateway and restart it`);
   await clients.call('setRate', { rate });

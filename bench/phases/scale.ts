@@ -39,20 +39,40 @@ export interface StormResult {
   seconds: number;
   perS: number;
   failed: number;
+  /** Still connecting when the bench stopped waiting (its deadline). */
+  unfinished: number;
   errors: Record<string, number>;
   gatewayPeakRssMiB: number;
   gatewayCores: number;
 }
 
 export interface ScaleResult {
-  workload: { terminals: number; skusPerTerminal: number; clients: number; activeClients: number; rate: number };
+  workload: {
+    terminals: number;
+    skusPerTerminal: number;
+    clients: number;
+    activeClients: number;
+    rate: number;
+  };
   openFiles: { soft: number; hard: number; needed: number; enough: boolean };
   scaledDown: string | null;
   empty: Stage;
-  terminalsStorm: { terminals: number; fleetStartS: number; allOnlineS: number };
+  /** Terminals connect in waves (each process: 50 at a time), each a first verification. */
+  terminalsStorm: {
+    terminals: number;
+    waves: number;
+    slowestWaveS: number;
+    fleetStartS: number;
+    allOnlineS: number;
+    perS: number;
+  };
   withTerminals: Stage;
   firstConnections: StormResult;
   storm: StormResult;
+  /** Reconnection of what the storm lost, 250 at a time per worker, until every client is in. */
+  topUp: { rounds: number; connected: number; stillOut: number; seconds: number };
+  /** Clients connected at the end (ordering + idle). */
+  connected: number;
   idle: Stage;
   underLoad: (Stage & { orders: StepResult }) | null;
   coldStorm: StormResult | null;
@@ -60,7 +80,12 @@ export interface ScaleResult {
 
 export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
   const q = ctx.quick;
-  const wanted = { terminals: q ? 50 : 1000, clients: q ? 500 : 10_000, active: q ? 10 : 100, idleIds: q ? 10 : 100 };
+  const wanted = {
+    terminals: q ? 50 : 1000,
+    clients: q ? 500 : 10_000,
+    active: q ? 10 : 100,
+    idleIds: q ? 10 : 100,
+  };
   const limits = openFileLimits();
   // The gateway holds one socket per connection (+ listeners, journal, logs); the load generators
   // hold theirs in separate processes.
@@ -81,6 +106,8 @@ export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
     name: 'scale',
     terminals: wanted.terminals,
     terminalProcesses: q ? 1 : 2,
+    // 2 processes x 50: ~100 first verifications (scrypt) in flight at the gateway at a time.
+    terminalWave: q ? 25 : 50,
     skusPerTerminal: q ? 5 : 10,
     initialStock: [500, 1000],
     clients: wanted.active,
@@ -105,25 +132,58 @@ export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
     const t = await sys.startTerminals();
     const terminalsStorm = {
       terminals: wanted.terminals,
+      waves: t.waves,
+      slowestWaveS: round(t.slowestWaveMs / 1000, 2),
       fleetStartS: round(t.startMs / 1000, 2),
       allOnlineS: round(t.onlineMs / 1000, 2),
+      perS: round(wanted.terminals / (t.onlineMs / 1000), 1),
     };
     ctx.log(`scale: ${wanted.terminals} terminals online after ${terminalsStorm.allOnlineS} s`);
     await sleep(1000);
     const withTerminals = await stage(sys, sys.terminalWorkers, idleMs);
-    ctx.log(`scale: with terminals ${withTerminals.gateway.rssMiB} MiB, ${withTerminals.gateway.cores} cores idle`);
+    ctx.log(
+      `scale: with terminals ${withTerminals.gateway.rssMiB} MiB, ${withTerminals.gateway.cores} cores idle`,
+    );
 
     await sys.startClients(`scale${ctx.seed.toString(36)}`);
     for (let i = 0; i < idleWorkers; i++)
       idle.push(await startWorker(ctx, { name: `scale-idle-${i}`, script: workerScript('clients') }));
     // Warm-up: the first connection of each idle identity (one scrypt each at the gateway).
-    const first = await storm(ctx, sys, idle, sys.idleCreds, 1, 0, 'first');
+    const first = await storm(ctx, sys, idle, sys.idleCreds, 1, 0, 'first', 120_000);
     ctx.log(`scale: first connection of ${sys.idleCreds.length} identities in ${first.seconds} s`);
     // The storm: every other idle connection at once, from every idle worker.
-    const main = await storm(ctx, sys, idle, sys.idleCreds, idlePerIdentity - 1, 1, 'storm');
-    ctx.log(
-      `scale: storm of ${main.connections} connections in ${main.seconds} s (${main.perS}/s, ${main.failed} failed), gateway peak ${main.gatewayPeakRssMiB} MiB`,
+    const main = await storm(
+      ctx,
+      sys,
+      idle,
+      sys.idleCreds,
+      idlePerIdentity - 1,
+      1,
+      'storm',
+      q ? 30_000 : 60_000,
     );
+    ctx.log(
+      `scale: storm of ${main.connections + main.failed + main.unfinished} connections: ${main.connections} in ${main.seconds} s (${main.perS}/s), ${main.failed} failed (${Object.keys(main.errors).join(', ')}), gateway peak ${main.gatewayPeakRssMiB} MiB`,
+    );
+    // As customers' apps would: those that failed connect again, a few at a time, until all are in.
+    const retries: StormResult[] = [];
+    let lost = main.failed + main.unfinished;
+    const retryStart = performance.now();
+    while (lost > 0 && retries.length < 10 && performance.now() - retryStart < (q ? 60_000 : 180_000)) {
+      const r = await storm(ctx, sys, idle, [], 0, 0, 'retry', 60_000, q ? 50 : 250);
+      retries.push(r);
+      lost = r.failed + r.unfinished;
+      ctx.log(
+        `scale: retry ${retries.length}: ${r.connections} more connected in ${r.seconds} s, ${lost} still out`,
+      );
+    }
+    const topUp = {
+      rounds: retries.length,
+      connected: retries.reduce((sum, r) => sum + r.connections, 0),
+      stillOut: lost,
+      seconds: round((performance.now() - retryStart) / 1000, 2),
+    };
+    const totalConnected = wanted.active + sys.idleCreds.length + main.connections + topUp.connected;
     await sleep(2000);
     const loadGens = [...sys.terminalWorkers, sys.clients!, ...idle];
     const idleStage = await stage(sys, loadGens, idleMs);
@@ -141,14 +201,18 @@ export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
       machine: { otherCores: machine.otherCores, loadavg1: machine.loadavg1 },
       orders,
     };
-    ctx.log(`scale: under ${rate} orders/s: ${underLoad.gateway.rssMiB} MiB, ${underLoad.gateway.cores} cores`);
+    ctx.log(
+      `scale: under ${rate} orders/s: ${underLoad.gateway.rssMiB} MiB, ${underLoad.gateway.cores} cores`,
+    );
 
     // The cold case: many connections of one identity the gateway has never verified, at once.
     let coldStorm: StormResult | null = null;
     const coldName = names('cold', 1)[0]!;
     await provisionMany(sys.dataDir, [{ name: coldName, role: 'client' }]);
-    coldStorm = await storm(ctx, sys, idle.slice(0, 1), creds([coldName]), q ? 20 : 200, 0, 'cold');
-    ctx.log(`scale: cold storm, ${coldStorm.connections} connections of one new identity: ${coldStorm.seconds} s`);
+    coldStorm = await storm(ctx, sys, idle.slice(0, 1), creds([coldName]), q ? 20 : 200, 0, 'cold', 120_000);
+    ctx.log(
+      `scale: cold storm, ${coldStorm.connections} connections of one new identity: ${coldStorm.seconds} s`,
+    );
 
     return {
       workload: {
@@ -165,6 +229,8 @@ export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
       withTerminals,
       firstConnections: first,
       storm: main,
+      topUp,
+      connected: totalConnected,
       idle: idleStage,
       underLoad,
       coldStorm,
@@ -214,7 +280,11 @@ async function stage(sys: BenchSystem, workers: Worker[], ms: number): Promise<S
   await sleep(ms);
   const b = sample(sys, workers);
   const m = window.end();
-  return { ...usage(sys, a, b), seconds: round(ms / 1000, 1), machine: { otherCores: m.otherCores, loadavg1: m.loadavg1 } };
+  return {
+    ...usage(sys, a, b),
+    seconds: round(ms / 1000, 1),
+    machine: { otherCores: m.otherCores, loadavg1: m.loadavg1 },
+  };
 }
 
 async function storm(
@@ -225,28 +295,73 @@ async function storm(
   perIdentity: number,
   offset: number,
   tag: string,
+  deadlineMs: number,
+  /** Instead of a new storm: retry what the last one of each worker lost, `retryBatch` at a time. */
+  retryBatch = 0,
 ): Promise<StormResult> {
-  if (perIdentity <= 0 || identities.length === 0) {
-    return { connections: 0, identities: 0, seconds: 0, perS: 0, failed: 0, errors: {}, gatewayPeakRssMiB: 0, gatewayCores: 0 };
+  if (retryBatch === 0 && (perIdentity <= 0 || identities.length === 0)) {
+    return {
+      connections: 0,
+      identities: 0,
+      seconds: 0,
+      perS: 0,
+      failed: 0,
+      unfinished: 0,
+      errors: {},
+      gatewayPeakRssMiB: 0,
+      gatewayCores: 0,
+    };
   }
   // Identities are dealt to the workers; each opens its share at once.
   const shares = workers.map((_, i) => identities.filter((_, k) => k % workers.length === i));
+  const active = retryBatch > 0 ? workers : workers.filter((_, i) => shares[i]!.length > 0);
   const g0 = procSample(sys.gateway.pid);
   const t0 = performance.now();
-  const results = await Promise.all(
-    workers.map((w, i) =>
-      shares[i]!.length === 0
-        ? Promise.resolve({ connected: 0, failed: 0, errors: {}, ms: 0 })
-        : w.call<{ connected: number; failed: number; errors: Record<string, number>; ms: number }>('idle', {
+  await Promise.all(
+    active.map((w) =>
+      retryBatch > 0
+        ? w.call('idleRetry', { batch: retryBatch })
+        : w.call('idleStart', {
             url: sys.url,
-            identities: shares[i],
+            identities: shares[workers.indexOf(w)],
             perIdentity,
             runId: `${tag}${ctx.seed.toString(36)}`,
             offset,
           }),
     ),
   );
-  const seconds = (performance.now() - t0) / 1000;
+  type Status = {
+    total: number;
+    connected: number;
+    failed: number;
+    pending: number;
+    errors: Record<string, number>;
+    ms: number;
+  };
+  let results: Status[] = [];
+  let lastLog = performance.now();
+  for (;;) {
+    results = await Promise.all(active.map((w) => w.call<Status>('idleStatus')));
+    const pending = results.reduce((s, r) => s + r.pending, 0);
+    if (pending <= 0) break;
+    if (performance.now() - t0 > deadlineMs) {
+      // Stuck ones (SYNs dropped by a full accept queue retry for ~2 minutes) count as failed.
+      await Promise.all(active.map((w) => w.call('idleAbandon')));
+      results = await Promise.all(active.map((w) => w.call<Status>('idleStatus')));
+      break;
+    }
+    if (performance.now() - lastLog > 10_000) {
+      lastLog = performance.now();
+      const connected = results.reduce((s, r) => s + r.connected, 0);
+      ctx.log(
+        `scale: ${tag}: ${connected} connected, ${pending} pending after ${Math.round((performance.now() - t0) / 1000)} s`,
+      );
+    }
+    await sleep(100);
+  }
+  const pending = results.reduce((s, r) => s + r.pending, 0);
+  const seconds =
+    pending > 0 ? (performance.now() - t0) / 1000 : Math.max(1, ...results.map((r) => r.ms)) / 1000;
   const g1 = procSample(sys.gateway.pid);
   const connections = results.reduce((s, r) => s + r.connected, 0);
   const errors: Record<string, number> = {};
@@ -258,6 +373,7 @@ async function storm(
     seconds: round(seconds, 2),
     perS: round(connections / seconds, 0),
     failed: results.reduce((s, r) => s + r.failed, 0),
+    unfinished: pending,
     errors,
     gatewayPeakRssMiB: round((g1?.hwmBytes ?? 0) / 2 ** 20, 0),
     gatewayCores: g0 && g1 ? round(cores(g0, g1), 2) : 0,

@@ -10,7 +10,7 @@
  */
 import hdr from 'hdr-histogram-js';
 import type { MqttClient } from 'mqtt';
-import { connectMqttAsync } from '../../lib/mqtt.ts';
+import { connectMqtt, connectMqttAsync } from '../../lib/mqtt.ts';
 import { Rng } from '../../lib/random.ts';
 import { Topics } from '../../protocol/index.ts';
 import type { Cred } from '../lib/identities.ts';
@@ -38,6 +38,70 @@ interface Tracked {
 const topics = new Topics();
 const conns: Conn[] = [];
 const idleConns: MqttClient[] = [];
+
+interface IdleSpec {
+  url: string;
+  cred: Cred;
+  clientId: string;
+}
+
+interface Storm {
+  t0: number;
+  total: number;
+  connected: number;
+  failed: number;
+  errors: Record<string, number>;
+  times: number[];
+  /** The connections that failed, to retry. */
+  lost: IdleSpec[];
+  /** Those still connecting, to give up on at a deadline. */
+  pending: Set<MqttClient>;
+  /** Given up on: what still happens to its connections no longer counts. */
+  abandoned?: boolean;
+}
+let currentStorm: Storm | null = null;
+
+/** One idle connection: connected and subscribed, or failed (it is not reconnected by mqtt.js). */
+function openIdle(storm: Storm, spec: IdleSpec): void {
+  const { cred } = spec;
+  const client = connectMqtt(spec.url, {
+    clientId: spec.clientId,
+    username: cred.username,
+    password: cred.password,
+    reconnectPeriod: 0,
+    connectTimeout: 300_000,
+  });
+  let settled = false;
+  storm.pending.add(client);
+  const fail = (why: string) => {
+    if (settled) return;
+    settled = true;
+    storm.pending.delete(client);
+    if (storm.abandoned) return void client.end(true);
+    storm.failed++;
+    storm.lost.push(spec);
+    const m = why.slice(0, 60);
+    storm.errors[m] = (storm.errors[m] ?? 0) + 1;
+    client.end(true);
+  };
+  client.on('error', (err) => fail(err.message));
+  client.on('close', () => fail('closed before it was subscribed'));
+  client.once('connect', () => {
+    client.subscribe(
+      [topics.client(cred.username, 'status'), topics.client(cred.username, 'errors')],
+      { qos: 1 },
+      (err) => {
+        if (err) return fail(err.message);
+        if (settled) return;
+        settled = true;
+        storm.pending.delete(client);
+        storm.connected++;
+        storm.times.push(performance.now() - storm.t0);
+        idleConns.push(client);
+      },
+    );
+  });
+}
 const orders = new Map<string, Tracked>();
 let rng = new Rng(1);
 let skus: string[] = [];
@@ -68,7 +132,11 @@ const counts = {
 };
 const errorsByCode: Record<string, number> = {};
 const histogram = () =>
-  hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 /** accepted -> confirmed, and place -> accepted, in µs. */
 let toConfirmed = histogram();
 let toAccepted = histogram();
@@ -138,7 +206,15 @@ function placeOne(now: number): void {
   const lines = [...chosen].map((sku) => ({ sku, qty: rng.int(qtyRange[0], qtyRange[1]) }));
   const orderId = `${runId}-${(++seq).toString(36)}`;
   const body = JSON.stringify({ orderId, lines });
-  orders.set(orderId, { orderId, conn: k, body, placedAt: now, lastSentAt: now, lastHeardAt: now, resends: 0 });
+  orders.set(orderId, {
+    orderId,
+    conn: k,
+    body,
+    placedAt: now,
+    lastSentAt: now,
+    lastHeardAt: now,
+    resends: 0,
+  });
   counts.placed++;
   c.client.publish(c.place, body, { qos: 1 });
 }
@@ -274,47 +350,82 @@ serve(
     },
     /**
      * Idle customers: connections that subscribe to their status and errors and never order.
-     * All are started at once (a connect storm); resolves when each is connected and subscribed.
+     * All are started at once (a connect storm); `idleStatus` follows them.
      */
-    async idle(a: { url: string; identities: Cred[]; perIdentity: number; runId: string; offset: number }) {
-      const t0 = performance.now();
-      let failed = 0;
-      const errors: Record<string, number> = {};
+    idleStart(a: { url: string; identities: Cred[]; perIdentity: number; runId: string; offset: number }) {
+      const storm: Storm = {
+        t0: performance.now(),
+        total: 0,
+        connected: 0,
+        failed: 0,
+        errors: {},
+        times: [],
+        lost: [],
+        pending: new Set(),
+      };
+      currentStorm = storm;
       const specs = a.identities.flatMap((cred) =>
-        Array.from({ length: a.perIdentity }, (_, j) => ({ cred, j: a.offset + j })),
+        Array.from({ length: a.perIdentity }, (_, j) => ({
+          url: a.url,
+          cred,
+          clientId: `${cred.username}-${a.runId}-${a.offset + j}`,
+        })),
       );
-      const times: number[] = [];
-      await Promise.all(
-        specs.map(async ({ cred, j }) => {
-          try {
-            const client = await connectMqttAsync(a.url, {
-              clientId: `${cred.username}-${a.runId}-${j}`,
-              username: cred.username,
-              password: cred.password,
-              reconnectPeriod: 0,
-              connectTimeout: 120_000,
-            });
-            client.on('error', () => undefined);
-            idleConns.push(client);
-            await client.subscribeAsync(
-              [topics.client(cred.username, 'status'), topics.client(cred.username, 'errors')],
-              { qos: 1 },
-            );
-            times.push(performance.now() - t0);
-          } catch (err) {
-            failed++;
-            const m = (err as Error).message.slice(0, 60);
-            errors[m] = (errors[m] ?? 0) + 1;
-          }
-        }),
-      );
-      times.sort((x, y) => x - y);
+      storm.total = specs.length;
+      for (const spec of specs) openIdle(storm, spec);
+      return { total: storm.total };
+    },
+    /**
+     * Connects again, `batch` at a time, the connections of the last storm that failed (as a
+     * customer's app would retry); `idleStatus` follows.
+     */
+    idleRetry({ batch }: { batch: number }) {
+      const previous = currentStorm;
+      if (previous) previous.abandoned = true;
+      const specs = [...(previous?.lost ?? [])];
+      const storm: Storm = {
+        t0: performance.now(),
+        total: specs.length,
+        connected: 0,
+        failed: 0,
+        errors: {},
+        times: [],
+        lost: [],
+        pending: new Set(),
+      };
+      currentStorm = storm;
+      void (async () => {
+        for (let i = 0; i < specs.length; i += batch) {
+          const part = specs.slice(i, i + batch);
+          const before = storm.connected + storm.failed;
+          for (const spec of part) openIdle(storm, spec);
+          while (storm.connected + storm.failed < before + part.length)
+            await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      return { total: storm.total };
+    },
+    /** Gives up on the connections of the current storm still connecting: they count as failed. */
+    idleAbandon() {
+      const s = currentStorm;
+      if (!s) return { abandoned: 0 };
+      const stuck = [...s.pending];
+      for (const c of stuck) c.emit('error', new Error('still connecting at the deadline'));
+      return { abandoned: stuck.length };
+    },
+    idleStatus() {
+      const s = currentStorm;
+      if (!s) return null;
+      const times = [...s.times].sort((x, y) => x - y);
       return {
-        connected: times.length,
-        failed,
-        errors,
-        ms: performance.now() - t0,
+        total: s.total,
+        connected: s.connected,
+        failed: s.failed,
+        pending: s.total - s.connected - s.failed,
+        errors: s.errors,
+        ms: times.at(-1) ?? 0,
         p50Ms: times[Math.floor(times.length / 2)] ?? 0,
+        elapsedMs: performance.now() - s.t0,
       };
     },
     idleConnected() {
@@ -357,7 +468,10 @@ serve(
   async () => {
     setRate(0);
     if (maintenance) clearInterval(maintenance);
-    await Promise.all([...conns.map((c) => c.client.endAsync(true)), ...idleConns.map((c) => c.endAsync(true))]);
+    await Promise.all([
+      ...conns.map((c) => c.client.endAsync(true)),
+      ...idleConns.map((c) => c.endAsync(true)),
+    ]);
   },
 );
 

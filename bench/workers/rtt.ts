@@ -12,7 +12,11 @@ import { ready, serve } from '../lib/rpc.ts';
 const clients: MqttClient[] = [];
 let running = false;
 let done = 0;
-const latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+const latency = hdr.build({
+  lowestDiscernibleValue: 1,
+  highestTrackableValue: 60_000_000,
+  numberOfSignificantValueDigits: 3,
+});
 
 interface Setup {
   url: string;
@@ -54,7 +58,17 @@ serve(
       });
     },
     /** Runs the closed loop for `ms` after `warmupMs`, and reports. */
-    async measure({ window, ms, warmupMs, run }: { window: number; ms: number; warmupMs: number; run: string }) {
+    async measure({
+      window,
+      ms,
+      warmupMs,
+      run,
+    }: {
+      window: number;
+      ms: number;
+      warmupMs: number;
+      run: string;
+    }) {
       running = true;
       clients.forEach((c, k) => {
         for (let i = 0; i < window; i++) send(c, `bench/${run}/req/${k}`);
@@ -74,7 +88,6 @@ serve(
         latencyMs: { p50: p(50), p99: p(99), max: latency.maxValue / 1000 },
       };
       running = false;
-      await sleep(200); // let the outstanding ones come back
       return result;
     },
   },

@@ -8,20 +8,30 @@ import { PHASES, type Phase, runBench } from '../../bench/run.ts';
 import { int } from './common.ts';
 
 function phases(raw: string): Phase[] {
-  const list = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  const list = raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   for (const p of list)
-    if (!(PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase '${p}': one of ${PHASES.join(', ')}`);
+    if (!(PHASES as readonly string[]).includes(p))
+      throw new Error(`unknown phase '${p}': one of ${PHASES.join(', ')}`);
   return list as Phase[];
 }
 
 export function benchCommand(program: Command): void {
   program
     .command('bench')
-    .description('benchmarks: broker baseline, sustainable orders/s, scale of one node, recovery (and a CPU profile)')
+    .description(
+      'benchmarks: broker baseline, sustainable orders/s, scale of one node, recovery (and a CPU profile)',
+    )
     .option('--quick', 'small and short workloads (CI smoke): the figures mean little')
     .option('--only <phases>', `comma-separated subset of: ${PHASES.join(', ')}`)
     .option('--profile', 'also run the order workload with --cpu-prof and report the top overheads')
-    .option('--profile-rate <orders/s>', 'offered rate of the profiled run (default: 70% of the maximum found)', int('rate', 1, 100_000))
+    .option(
+      '--profile-rate <orders/s>',
+      'offered rate of the profiled run (default: 70% of the maximum found)',
+      int('rate', 1, 100_000),
+    )
     .option('--out <dir>', 'where results go', 'bench/results')
     .option('--seed <n>', 'seed of every random choice', int('seed', 0, 2 ** 32 - 1), 20260101)
     .option('--keep', 'keep the scratch directory (data dirs, logs)')
@@ -35,9 +45,7 @@ export function benchCommand(program: Command): void {
         seed: number;
         keep?: boolean;
       }) => {
-        const selected = o.only
-          ? phases(o.only)
-          : PHASES.filter((p) => p !== 'profile' || o.profile);
+        const selected = o.only ? phases(o.only) : PHASES.filter((p) => p !== 'profile' || o.profile);
         const { file } = await runBench({
           quick: !!o.quick,
           phases: selected,

@@ -29,7 +29,7 @@ export function gatewayCommand(program: Command): void {
           `gateway: mqtts://${host}:${ports.mqtts}  wss://${host}:${ports.wss}/mqtt  TLS CA ${gateway.tls.caFile ?? '(user-supplied certificate)'}${gateway.config.tls.require ? '  (TLS required: plain listeners closed)' : ''}\n`,
         );
       }
-      announceReady({ ports, host });
+      announceReady({ ports, host, ...(gateway.tls?.caFile ? { caFile: gateway.tls.caFile } : {}) });
       runUntilSignal('gateway', () => gateway.stop());
     });
 }

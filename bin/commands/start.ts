@@ -77,6 +77,9 @@ export function startCommand(program: Command): void {
           String(Math.min(o.terminals, creds.terminals.length)),
           '--skus',
           String(o.skus),
+          // A quarter of the terminals (at most 2) on emulated Unos running StandardFirmata, with their panel.
+          '--emulated',
+          String(Math.min(2, Math.floor(o.terminals / 4))),
           '--data-dir',
           join(dataDir, 'terminals'),
           '--url',
@@ -117,6 +120,7 @@ export function startCommand(program: Command): void {
       });
       const children = [clients, nodeRed, terminals, gateway];
 
+      let tlsLine: string | null = null;
       let stopping = false;
       let statusTimer: NodeJS.Timeout | null = null;
       let nodeRedUrls: { editor: string; dashboard: string } | null = null;
@@ -138,7 +142,13 @@ export function startCommand(program: Command): void {
 
       try {
         process.stderr.write(`stockgate: starting the gateway (data in ${show(dataDir)})...\n`);
-        await gateway.start();
+        const gatewayReady = (await gateway.start()) as {
+          ports?: { mqtts?: number; wss?: number };
+          caFile?: string;
+        };
+        tlsLine = gatewayReady.ports?.mqtts
+          ? `  TLS           mqtts://${config.host}:${gatewayReady.ports.mqtts}   wss://${config.host}:${gatewayReady.ports.wss}/mqtt   (CA ${gatewayReady.caFile ? show(gatewayReady.caFile) : 'user-supplied'})`
+          : null;
         gateway.on('exit', (code, signal) => {
           if (!stopping)
             process.stderr.write(`\nstockgate: the gateway died (${signal ?? code}); restarting it\n`);
@@ -168,6 +178,7 @@ export function startCommand(program: Command): void {
           '',
           'stockgate is running.',
           `  MQTT          mqtt://${h}:${config.mqttPort}   (WebSocket ws://${h}:${config.wsPort}/mqtt)`,
+          ...(tlsLine ? [tlsLine] : []),
           `  health        http://${h}:${config.httpPort}/healthz   metrics http://${h}:${config.httpPort}/metrics`,
           ...(nodeRedUrls
             ? [

@@ -10,6 +10,7 @@
  * away without close() (cable pulled, board stopped): the host then treats it as fatal.
  */
 import { EventEmitter } from 'node:events';
+import five from 'johnny-five';
 import type { SerialPort } from 'serialport';
 import { EmulatedBoard } from './emulated/index.ts';
 import { connectBoard, type FirmataTransport, firmwareLabel, type J5Board } from './firmata.ts';
@@ -66,6 +67,14 @@ export class OpenedBoard extends EventEmitter<BoardEvents> {
     transport?.on('close', () => {
       if (this.closing || this.lostReason) return;
       this.lostReason = kind === 'serial' ? 'the serial port closed (board unplugged?)' : 'the board stopped';
+      this.forget();
+      this.emit('lost', this.lostReason);
+    });
+    // johnny-five re-emits the io's errors (a write to a pulled cable...): unheard, they would throw.
+    (j5 as unknown as EventEmitter | null)?.on('error', (err: Error) => {
+      if (this.closing || this.lostReason) return;
+      this.lostReason = `board error: ${err.message}`;
+      this.forget();
       this.emit('lost', this.lostReason);
     });
     emulated?.on('error', (err) => {
@@ -83,7 +92,19 @@ export class OpenedBoard extends EventEmitter<BoardEvents> {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.forget();
     await this.closeTransport();
+  }
+
+  /**
+   * johnny-five keeps every Board it ever made in a module-level list; drop ours, or a fleet whose
+   * emulated terminals restart (crash faults) keeps every dead board, emulator included, alive.
+   */
+  private forget(): void {
+    if (!this.j5) return;
+    const cache = (five.Board as unknown as { cache: unknown[] }).cache;
+    const i = cache.indexOf(this.j5);
+    if (i >= 0) cache.splice(i, 1);
   }
 
   /**

@@ -70,6 +70,11 @@ export class BoardTerminal extends EventEmitter<BoardTerminalEvents> {
       ...this.opts.board,
     });
     this.board = board;
+    if (this.down) {
+      // stop() or crash() while the board was booting.
+      await board.close();
+      throw new Error(`terminal ${this.id} was stopped while starting`);
+    }
     if (board.firmware) this.terminal.describeBoard(this.kind, board.firmware);
     board.on('lost', (reason) => void this.onLost(reason));
     try {
@@ -77,6 +82,11 @@ export class BoardTerminal extends EventEmitter<BoardTerminalEvents> {
     } catch (err) {
       await board.close();
       throw err;
+    }
+    if (this.down) {
+      await this.terminal.crash();
+      await board.close();
+      throw new Error(`terminal ${this.id} was stopped while starting`);
     }
     if (board.j5) {
       this.panel = new Panel({ ...this.opts.panel, board: board.j5, terminal: this.terminal });
@@ -141,20 +151,22 @@ export class BoardTerminal extends EventEmitter<BoardTerminalEvents> {
 
   /**
    * Emulated only: press and release a button as a person would (down, wait until the panel saw
-   * it, up, wait until the panel handled it and its ledger action ran). With `holdMs` the button is
-   * held that long. Clicks are serialised.
+   * it, up, wait until the panel handled it and its ledger action ran). With `holds: n` the button
+   * is released after the panel saw n hold events (restock/count: select the next/previous SKU).
+   * Clicks are serialised.
    */
-  click(button: ButtonName, options: { holdMs?: number; timeoutMs?: number } = {}): Promise<void> {
+  click(button: ButtonName, options: { holds?: number; timeoutMs?: number } = {}): Promise<void> {
     const run = async () => {
       const emu = this.emulated;
       const panel = this.panel;
       if (!emu || !panel || this.down) throw new Error(`terminal ${this.id}: no emulated panel to press`);
       const timeoutMs = options.timeoutMs ?? 5000;
       await panel.whenArmed(timeoutMs);
-      const seen = (edge: 'down' | 'up') =>
+      const seen = (edge: 'down' | 'hold' | 'up', count = 1) =>
         new Promise<void>((resolve, reject) => {
+          let left = count;
           const onButton = (b: ButtonName, e: string) => {
-            if (b !== button || e !== edge) return;
+            if (b !== button || e !== edge || --left > 0) return;
             cleanup();
             resolve();
           };
@@ -171,10 +183,11 @@ export class BoardTerminal extends EventEmitter<BoardTerminalEvents> {
           panel.on('button', onButton);
         });
       const downSeen = seen('down');
+      const holdsSeen = options.holds ? seen('hold', options.holds) : null;
       emu.press(button);
       try {
         await downSeen;
-        if (options.holdMs) await new Promise((r) => setTimeout(r, options.holdMs));
+        await holdsSeen;
       } finally {
         const upSeen = seen('up');
         emu.release(button);

@@ -260,7 +260,12 @@ export class Panel extends EventEmitter<PanelEvents> {
   }
 
   private enqueue(action: PanelAction): void {
-    this.actions = this.actions.then(() => this.perform(action));
+    this.actions = this.actions.then(() => this.perform(action)).catch((err: Error) => this.report(err));
+  }
+
+  /** 'error' only if someone listens (an EventEmitter throws an unheard 'error'). */
+  private report(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   private async perform(action: PanelAction): Promise<void> {
@@ -309,7 +314,7 @@ export class Panel extends EventEmitter<PanelEvents> {
       }
     } catch (err) {
       detail = (err as Error).message;
-      this.emit('error', err as Error);
+      this.report(err as Error);
     }
     const result: PanelEvent = { type: 'result', action, ok };
     if (onHand !== undefined) result.onHand = onHand;

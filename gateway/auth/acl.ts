@@ -20,8 +20,26 @@ const allow: Access = { ok: true };
 const deny = (reason: string): Access => ({ ok: false, reason });
 
 /** An MQTT clientId must be the identity's name or start with `<name>-`. */
-export function clientIdAllowed(identity: Identity, clientId: string): boolean {
-  return clientId === identity.name || clientId.startsWith(`${identity.name}-`);
+export function clientIdAllowed(
+  identity: Identity,
+  clientId: string,
+  isIdentity: (name: string) => boolean = () => false,
+): boolean {
+  return clientIdOwner(clientId, (n) => n === identity.name || isIdentity(n)) === identity.name;
+}
+
+/**
+ * Whose session a clientId is: the longest identity name that is the clientId or a prefix of it
+ * followed by `-`. Names may contain `-`, so `c1-x` belongs to identity `c1-x` when it exists, not
+ * to `c1`: without this, `c1` could take over `c1-x`'s session.
+ */
+export function clientIdOwner(clientId: string, isIdentity: (name: string) => boolean): string | undefined {
+  if (isIdentity(clientId)) return clientId;
+  for (let i = clientId.lastIndexOf('-'); i > 0; i = clientId.lastIndexOf('-', i - 1)) {
+    const prefix = clientId.slice(0, i);
+    if (isIdentity(prefix)) return prefix;
+  }
+  return undefined;
 }
 
 export function canPublish(identity: Identity, topic: string, retain: boolean, topics: Topics): Access {

@@ -111,7 +111,8 @@ export class CredentialStore extends EventEmitter<{ changed: [CredentialChange] 
 
   /**
    * Re-reads the file if another process changed it, and announces what changed. Never throws:
-   * an unreadable or invalid file is logged and the identities in memory stay as they were.
+   * an unreadable or invalid file is logged and the identities in memory stay as they were. A
+   * deleted file is an empty store (as a restart would find it): everyone is revoked.
    * Returns whether anything changed.
    */
   refresh(): boolean {
@@ -146,7 +147,12 @@ export class CredentialStore extends EventEmitter<{ changed: [CredentialChange] 
     const changed = change.added.length + change.removed.length + change.rotated.length > 0;
     if (changed) {
       this.log.info(change, 'credential store changed');
-      this.emit('changed', change);
+      try {
+        this.emit('changed', change);
+      } catch (err) {
+        // A timer or a watch callback calls this: a listener's fault must not take the process down.
+        this.log.error({ err: (err as Error).message }, 'credential change listener failed');
+      }
     }
     return changed;
   }

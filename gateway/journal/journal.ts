@@ -102,6 +102,6 @@ export interface Journal {
   catalog(): Map<string, Set<string>>;
   rememberSkus(terminal: string, skus: readonly string[]): void;
   /** Streams the whole history in append order. */
-  history(): Iterable<JournalRecord & { seq: number }>;
+  history(): Iterable<JournalRecord & { journalSeq: number }>;
   close(): Promise<void>;
 }

@@ -1,10 +1,20 @@
 /**
- * The embedded journal: SQLite through better-sqlite3, WAL mode with synchronous=FULL, so a
- * commit is on disk when it returns. Group commit: appends made in one turn of the event loop are
- * written in one transaction, one fsync for the whole group.
+ * The embedded journal: SQLite through better-sqlite3 in WAL mode. Group commit: the appends of
+ * one group (one turn of the event loop, or everything appended while the previous group was
+ * syncing) are written in one transaction, and one fdatasync of the WAL makes the whole group
+ * durable before any of its appends resolves.
+ *
+ * The sync runs off the event loop: SQLite writes the WAL without syncing (synchronous=OFF) and
+ * the journal fdatasyncs the WAL file on libuv's thread pool while the gateway goes on; what is
+ * appended meanwhile waits for that sync to end and then goes as the next group (one transaction,
+ * one sync), so groups grow with the load. A blocking sync per commit (synchronous=FULL) held the
+ * whole gateway for the length of every fsync. Checkpoints,
+ * which copy the WAL into the database and then reuse the WAL, are the journal's own, at most every
+ * CHECKPOINT_BYTES, with synchronous=FULL (so the database file is synced before the WAL is
+ * reused), as is the checkpoint SQLite makes on close.
  */
 
-import { mkdirSync } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import type { Journal, JournalRecord, OrderRow, PickRow, RecoveredState, TxRow } from './journal.ts';
@@ -34,10 +44,21 @@ CREATE TABLE IF NOT EXISTS picks (
 
 const FINAL = new Set(['fulfilled', 'rejected', 'failed', 'cancelled']);
 
+/** Checkpoint once the WAL is this large (SQLite's own default is 1000 pages, ~4 MB). */
+const CHECKPOINT_BYTES = 4 * 1024 * 1024;
+
 export class SqliteJournal implements Journal {
   private db: Db | null = null;
   private queue: Pending[] = [];
   private scheduled = false;
+  /** Written to the WAL, waiting for the next sync. */
+  private unsynced: Pending[] = [];
+  /** The fdatasync in flight, if any. */
+  private syncing: Promise<void> | null = null;
+  private walFd: number | null = null;
+  /** A failed sync: what is durable is unknown, so every later append fails too (restart to recover). */
+  private broken: Error | null = null;
+  private checkpointedAt = 0;
   private stmts!: {
     insertRecord: Statement;
     insertOrder: Statement;
@@ -57,8 +78,13 @@ export class SqliteJournal implements Journal {
     mkdirSync(dirname(this.file), { recursive: true });
     const db = new Database(this.file);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    // Durability is the journal's (see the top of this file): no sync inside SQLite's commits,
+    // and no automatic checkpoints.
+    db.pragma('synchronous = OFF');
+    db.pragma('wal_autocheckpoint = 0');
     db.exec(SCHEMA);
+    // Whatever a previous run left in the WAL goes into the database now (synced).
+    this.checkpoint(db);
     this.db = db;
     this.stmts = {
       insertRecord: db.prepare('INSERT INTO records (at, type, body) VALUES (?, ?, ?)'),
@@ -113,9 +139,11 @@ export class SqliteJournal implements Journal {
 
   append(record: JournalRecord): Promise<void> {
     if (!this.db) return Promise.reject(new Error('journal is closed'));
+    if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
       this.queue.push({ record, resolve, reject });
-      if (!this.scheduled) {
+      // While a sync is in flight, records wait for it to end and then go as one group.
+      if (!this.scheduled && !this.syncing) {
         this.scheduled = true;
         setImmediate(() => this.flush());
       }
@@ -152,31 +180,41 @@ export class SqliteJournal implements Journal {
     return true;
   }
 
-  *history(): Iterable<JournalRecord & { seq: number }> {
+  *history(): Iterable<JournalRecord & { journalSeq: number }> {
     if (!this.db) return;
     for (const row of this.db.prepare('SELECT seq, body FROM records ORDER BY seq').iterate() as Iterable<{
       seq: number;
       body: string;
     }>) {
-      yield { ...(JSON.parse(row.body) as JournalRecord), seq: row.seq };
+      yield { ...(JSON.parse(row.body) as JournalRecord), journalSeq: row.seq };
     }
   }
 
   async close(): Promise<void> {
-    if (!this.db) return;
-    this.flush();
-    this.db.close();
+    const db = this.db;
+    if (!db) return;
+    while (this.syncing || this.queue.length > 0) {
+      if (this.syncing) await this.syncing;
+      else this.flush();
+    }
+    // SQLite checkpoints into the database on close: with a sync.
+    db.pragma('synchronous = FULL');
+    db.close();
     this.db = null;
+    if (this.walFd !== null) closeSync(this.walFd);
+    this.walFd = null;
   }
 
+  /** Writes the queued records in one transaction and syncs them, unless a sync is in flight. */
   private flush(): void {
     this.scheduled = false;
+    if (this.syncing) return; // the sync's end flushes
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
     const db = this.db;
-    if (!db) {
-      for (const p of batch) p.reject(new Error('journal is closed'));
+    if (!db || this.broken) {
+      for (const p of batch) p.reject(this.broken ?? new Error('journal is closed'));
       return;
     }
     try {
@@ -187,7 +225,66 @@ export class SqliteJournal implements Journal {
       for (const p of batch) p.reject(err as Error);
       return;
     }
-    for (const p of batch) p.resolve();
+    for (const p of batch) this.unsynced.push(p);
+    this.sync();
+  }
+
+  /** Makes everything written so far durable (one fdatasync for all of it), then resolves it. */
+  private sync(): void {
+    if (this.syncing || this.unsynced.length === 0) return;
+    const batch = this.unsynced;
+    this.unsynced = [];
+    let fd: number;
+    try {
+      fd = this.wal();
+    } catch (err) {
+      this.fail(err as Error, batch);
+      return;
+    }
+    this.syncing = new Promise<void>((resolve) => {
+      fdatasync(fd, (err) => {
+        this.syncing = null;
+        if (err) this.fail(err, batch);
+        else for (const p of batch) p.resolve();
+        resolve();
+        if (!this.db || this.broken) return;
+        // At most one checkpoint a second: one that a reader (the analysis, beside the gateway)
+        // keeps from truncating the WAL is not retried on every sync.
+        const now = Date.now();
+        if (now - this.checkpointedAt >= 1000) {
+          try {
+            if (fstatSync(fd).size >= CHECKPOINT_BYTES) this.checkpoint(this.db);
+          } catch {
+            // The WAL stays as it is (durable); a later sync tries again.
+          }
+        }
+        // What was appended meanwhile: the next group.
+        this.flush();
+      });
+    });
+  }
+
+  private fail(err: Error, batch: Pending[]): void {
+    this.broken = new Error(`journal sync failed: ${err.message}`);
+    for (const p of [...batch, ...this.unsynced]) p.reject(this.broken);
+    this.unsynced = [];
+  }
+
+  /** The WAL file, opened once (SQLite keeps it, truncated at checkpoints, while the db is open). */
+  private wal(): number {
+    if (this.walFd === null) this.walFd = openSync(`${this.file}-wal`, 'r+');
+    return this.walFd;
+  }
+
+  /** Copies the WAL into the database, syncing both, and truncates the WAL. */
+  private checkpoint(db: Db): void {
+    this.checkpointedAt = Date.now();
+    db.pragma('synchronous = FULL');
+    try {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      db.pragma('synchronous = OFF');
+    }
   }
 
   private write(r: JournalRecord): void {

@@ -11,9 +11,15 @@ export interface ChaosRun {
   results: Record<string, string>;
   faults: Record<string, number>;
   orders: number;
+  /** Kept only when asked (`keep`): the caller removes it. */
+  dataDir?: string;
 }
 
-export function runChaosCli(args: string[], env: Record<string, string> = {}): Promise<ChaosRun> {
+export function runChaosCli(
+  args: string[],
+  env: Record<string, string> = {},
+  keep = false,
+): Promise<ChaosRun> {
   const dataDir = mkdtempSync(join(tmpdir(), 'stockgate-chaos-test-'));
   return new Promise((resolve) => {
     const proc = spawn(
@@ -41,8 +47,8 @@ export function runChaosCli(args: string[], env: Record<string, string> = {}): P
         if (name && n) faults[name] = Number(n);
       }
       const orders = Number(/chaos: (\d+) orders/.exec(out)?.[1] ?? 0);
-      rmSync(dataDir, { recursive: true, force: true });
-      resolve({ code, out, results, faults, orders });
+      if (!keep) rmSync(dataDir, { recursive: true, force: true });
+      resolve({ code, out, results, faults, orders, ...(keep ? { dataDir } : {}) });
     });
   });
 }

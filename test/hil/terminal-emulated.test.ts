@@ -114,7 +114,7 @@ describe('stock terminal on the emulated Uno (real StandardFirmata)', () => {
     console.info(
       `[terminal-emulated] board ${times.boardMs.toFixed(0)} ms, boot-to-online ${times.onlineMs.toFixed(0)} ms wall`,
     );
-  });
+  }, 60_000);
 
   it('serves an order end to end: pick list on the LCD, yellow LED, pick button -> fulfilled', async () => {
     const emu = unit.emulated!;
@@ -154,7 +154,7 @@ describe('stock terminal on the emulated Uno (real StandardFirmata)', () => {
   it('count sets onHand from the knob on A0; reset-fault clears the red LED of a low-stock alert', async () => {
     const emu = unit.emulated!;
     // Hold restock: select the next SKU (pear), then dial 1 unit (1023 * 1/100 ~ 10 raw) and count.
-    await unit.click('restock', { holdMs: 1000 });
+    await unit.click('restock', { holds: 1 });
     await emu.waitForLcd('>pear      10/10', 5000);
     emu.setAnalog('count', 10);
     await emu.waitForLcd('#pear ->1', 5000);
@@ -212,7 +212,7 @@ describe('stock terminal on the emulated Uno (real StandardFirmata)', () => {
     await unit.click('pick');
     await c.waitFor('o3', 'fulfilled');
     expect(unit.terminal.ledger.item('apple')).toEqual({ onHand: 14, reserved: 0, committed: 0 });
-  });
+  }, 60_000);
 
   it('unplugged, it goes offline through its last will and the gateway stops allocating to it', async () => {
     const lost = new Promise<string>((resolve) => unit.once('lost', resolve));

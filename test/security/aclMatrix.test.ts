@@ -228,6 +228,7 @@ describe('ACL matrix with mqtt.js', () => {
 });
 
 describe('ACL matrix with mosquitto_pub and mosquitto_sub', () => {
+  // Rows are independent (own clientId, own probe payload): run a few side by side.
   const args = (who: Who, id: string) => [
     '-h',
     '127.0.0.1',
@@ -243,7 +244,7 @@ describe('ACL matrix with mosquitto_pub and mosquitto_sub', () => {
     '1',
   ];
 
-  it.each([...publishRows, ...retainRows])(
+  it.concurrent.each([...publishRows, ...retainRows])(
     'mosquitto_pub as $who on $topic (retain $retain) -> $allowed',
     async ({ who, topic, allowed, retain }) => {
       const payload = probe();
@@ -271,13 +272,16 @@ describe('ACL matrix with mosquitto_pub and mosquitto_sub', () => {
     },
   );
 
-  it.each(subscribeRows)('mosquitto_sub as $who on $filter -> $allowed', async ({ who, filter, allowed }) => {
-    // -E: exit once subscribed (mosquitto 2.0 says so on stderr when the broker denied it all).
-    const r = await run('mosquitto_sub', [...args(who, `ms${++seq}`), '-t', filter, '-E']);
-    expect(r.status).toBe(0);
-    if (allowed) expect(r.stderr).not.toMatch(/denied/i);
-    else expect(r.stderr).toMatch(/All subscription requests were denied/);
-  });
+  it.concurrent.each(subscribeRows)(
+    'mosquitto_sub as $who on $filter -> $allowed',
+    async ({ who, filter, allowed }) => {
+      // -E: exit once subscribed (mosquitto 2.0 says so on stderr when the broker denied it all).
+      const r = await run('mosquitto_sub', [...args(who, `ms${++seq}`), '-t', filter, '-E']);
+      expect(r.status).toBe(0);
+      if (allowed) expect(r.stderr).not.toMatch(/denied/i);
+      else expect(r.stderr).toMatch(/All subscription requests were denied/);
+    },
+  );
 });
 
 describe('no delivery outside the ACL, whatever the session', () => {

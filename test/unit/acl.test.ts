@@ -5,6 +5,7 @@ import {
   canSubscribe,
   canWill,
   clientIdAllowed,
+  clientIdOwner,
   covers,
 } from '../../gateway/auth/acl.ts';
 import type { Identity } from '../../gateway/auth/credentials.ts';
@@ -244,5 +245,29 @@ describe('covers', () => {
     ['a/b', 'a/b/', false],
   ])('%j covers %j -> %s', (pattern, filter, expected) => {
     expect(covers(pattern, filter)).toBe(expected);
+  });
+});
+
+describe('clientIdOwner: names with dashes', () => {
+  const names = new Set(['c1', 'c1-x', 'shop-a']);
+  const isIdentity = (n: string) => names.has(n);
+  it.each([
+    ['c1', 'c1'],
+    ['c1-sub', 'c1'],
+    ['c1-x', 'c1-x'],
+    ['c1-x-pub', 'c1-x'],
+    ['shop-a-7', 'shop-a'],
+    ['shop-b', undefined],
+    ['zz', undefined],
+  ])('%s belongs to %s', (clientId, owner) => {
+    expect(clientIdOwner(clientId, isIdentity)).toBe(owner);
+  });
+
+  it('stops one identity taking over the session of another whose name extends it', () => {
+    const c1 = { name: 'c1', role: 'client' as const };
+    expect(clientIdAllowed(c1, 'c1-sub', isIdentity)).toBe(true);
+    expect(clientIdAllowed(c1, 'c1-x', isIdentity)).toBe(false);
+    expect(clientIdAllowed(c1, 'c1-x-pub', isIdentity)).toBe(false);
+    expect(clientIdAllowed({ name: 'c1-x', role: 'client' }, 'c1-x-pub', isIdentity)).toBe(true);
   });
 });

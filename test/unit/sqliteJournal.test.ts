@@ -244,22 +244,18 @@ describe('SqliteJournal', () => {
     const history = [...j.history()];
     expect(history).toHaveLength(RECORDS.length);
     history.forEach((h, i) => {
-      const { seq, ...record } = h;
-      // a terminal_event's own `seq` is compared in the known-bug test below
-      const { seq: _ownSeq, ...expected } = RECORDS[i] as JournalRecord & { seq?: number };
-      expect(record).toEqual(expected);
-      expect(seq).toBe(i + 1);
+      const { journalSeq, ...record } = h;
+      expect(record).toEqual(RECORDS[i]);
+      expect(journalSeq).toBe(i + 1);
     });
     // and again after a reopen
     await j.close();
     const again = await openJournal();
-    expect([...again.j.history()].map((h) => h.seq)).toEqual(RECORDS.map((_, i) => i + 1));
+    expect([...again.j.history()].map((h) => h.journalSeq)).toEqual(RECORDS.map((_, i) => i + 1));
   });
 
-  // Known bug, not fixed here (it needs an interface change across journal.ts and gateway.ts):
-  // history() spreads the journal's row seq over the record, so a terminal_event's own `seq` (the
-  // terminal's inventory seq) is lost. When fixed, this test fails: turn it into a plain `it`.
-  it.fails('history keeps the terminal seq of a terminal_event', async () => {
+  // The journal's own position is `journalSeq`, so a terminal_event's `seq` (the terminal's) survives.
+  it('history keeps the terminal seq of a terminal_event', async () => {
     const { j } = await openJournal();
     await j.append({ type: 'accepted', at: 1, cid: 'c1', orderId: 'o1', lines: [{ sku: 'A', qty: 1 }] });
     await j.append({
