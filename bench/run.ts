@@ -53,7 +53,16 @@ export interface BenchResult {
   command: string;
   machine: MachineInfo & { loadavgEnd: number[] };
   baseline: BaselineResult | null;
-  orders: (OrdersResult & { ratio: { toAedes: number | null; toMosquitto: number | null } }) | null;
+  orders:
+    | (OrdersResult & {
+        ratio: {
+          toAedes: number | null;
+          toMosquitto: number | null;
+          /** Gateway CPU per order at the maximum / aedes' CPU per raw round trip: machine load cancels out. */
+          cpuRoundTripsPerOrder: number | null;
+        };
+      })
+    | null;
   scale: ScaleResult | null;
   recovery: RecoveryResult | null;
   profile: ProfileResult | null;
@@ -69,6 +78,7 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
   const log = opts.log ?? ((line: string) => process.stderr.write(`bench: ${line}\n`));
   const ctx: BenchContext = {
     quick: opts.quick,
+    profile: opts.phases.includes('profile'),
     seed: opts.seed,
     workDir,
     outDir: opts.outDir,
@@ -137,6 +147,14 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
             ratio: {
               toAedes: aedes ? round(orders.maxSustainedPerS / aedes, 4) : null,
               toMosquitto: mosq ? round(orders.maxSustainedPerS / mosq, 4) : null,
+              cpuRoundTripsPerOrder:
+                orders.atMax && result.baseline?.aedes.cpuUsPerRoundTrip.broker
+                  ? round(
+                      (orders.atMax.cpuMsPerOrder.gateway * 1000) /
+                        result.baseline.aedes.cpuUsPerRoundTrip.broker,
+                      1,
+                    )
+                  : null,
             },
           };
         });

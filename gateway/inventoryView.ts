@@ -8,6 +8,9 @@ import type { Inventory, OrderLine, StockItem, TerminalState } from '../protocol
 import type { StockMap } from './allocation.ts';
 
 interface TerminalView {
+  tid: string;
+  /** Order of first appearance: split() lists terminals in it. */
+  ord: number;
   online: boolean;
   board?: string;
   skus: Set<string>;
@@ -22,6 +25,8 @@ interface TerminalView {
 
 export class InventoryView {
   private readonly terminals = new Map<string, TerminalView>();
+  /** SKU -> the terminals whose last inventory lists it: split() looks at those only. */
+  private readonly bySku = new Map<string, Set<TerminalView>>();
 
   onState(tid: string, state: TerminalState): void {
     const t = this.terminal(tid);
@@ -41,7 +46,18 @@ export class InventoryView {
     if (inventory.seq < t.seq && !t.acceptAnySeq) return;
     t.acceptAnySeq = false;
     t.seq = inventory.seq;
-    t.items = new Map(Object.entries(inventory.items));
+    const items = new Map(Object.entries(inventory.items));
+    for (const sku of t.items.keys()) if (!items.has(sku)) this.bySku.get(sku)?.delete(t);
+    for (const sku of items.keys()) {
+      if (t.items.has(sku)) continue;
+      let holders = this.bySku.get(sku);
+      if (!holders) {
+        holders = new Set();
+        this.bySku.set(sku, holders);
+      }
+      holders.add(t);
+    }
+    t.items = items;
     t.published = inventory.items;
     for (const sku of t.items.keys()) t.skus.add(sku);
     for (const [tx, hold] of t.holds) {
@@ -117,7 +133,12 @@ export class InventoryView {
       for (const sku of skus) if (known.has(sku)) stock.set(sku, Number.MAX_SAFE_INTEGER);
       if (stock.size > 0) elsewhere.set(tid, stock);
     }
-    for (const [tid, t] of this.terminals) {
+    // Only the terminals that stock one of the SKUs, in the order of this.terminals (as a scan of
+    // every terminal would list them: at a thousand terminals that scan was the gateway's top cost).
+    const holders = new Set<TerminalView>();
+    for (const sku of skus) for (const t of this.bySku.get(sku) ?? []) holders.add(t);
+    for (const t of [...holders].sort((a, b) => a.ord - b.ord)) {
+      const tid = t.tid;
       const stock = new Map<string, number>();
       for (const sku of skus) if (t.items.has(sku)) stock.set(sku, this.available(tid, sku));
       if (stock.size === 0) continue;
@@ -130,6 +151,8 @@ export class InventoryView {
     let t = this.terminals.get(tid);
     if (!t) {
       t = {
+        tid,
+        ord: this.terminals.size,
         online: false,
         skus: new Set(),
         seq: 0,

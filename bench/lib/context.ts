@@ -5,6 +5,8 @@ import { Worker, type WorkerSpec } from './worker.ts';
 
 export interface BenchContext {
   quick: boolean;
+  /** --profile: the profiled phases run their gateway with --cpu-prof. */
+  profile: boolean;
   seed: number;
   /** Scratch data (gateway data dirs, ledgers, logs): a temp dir, removed at the end unless kept. */
   workDir: string;

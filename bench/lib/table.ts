@@ -21,7 +21,7 @@ export function rows(r: BenchResult): Row[] {
     out.push([
       'raw QoS1 round trips/s, aedes',
       n(b.aedes.roundTripsPerS),
-      `p50 ${n(b.aedes.latencyMs.p50, 2)} ms, p99 ${n(b.aedes.latencyMs.p99, 2)} ms; broker ${b.aedes.brokerCores} cores; others ${b.aedes.machine.otherCores} cores`,
+      `p50 ${n(b.aedes.latencyMs.p50, 2)} ms, p99 ${n(b.aedes.latencyMs.p99, 2)} ms; broker ${b.aedes.brokerCores} cores, ${b.aedes.cpuUsPerRoundTrip.broker} µs CPU per round trip; others ${b.aedes.machine.otherCores} cores`,
     ]);
     const q = b.mosquitto;
     out.push(
@@ -29,7 +29,7 @@ export function rows(r: BenchResult): Row[] {
         ? [
             'raw QoS1 round trips/s, mosquitto',
             n(q.roundTripsPerS),
-            `p50 ${n(q.latencyMs.p50, 2)} ms, p99 ${n(q.latencyMs.p99, 2)} ms; broker ${q.brokerCores} cores; others ${q.machine.otherCores} cores`,
+            `p50 ${n(q.latencyMs.p50, 2)} ms, p99 ${n(q.latencyMs.p99, 2)} ms; broker ${q.brokerCores} cores, ${q.cpuUsPerRoundTrip.broker} µs CPU per round trip; others ${q.machine.otherCores} cores`,
           ]
         : ['raw QoS1 round trips/s, mosquitto', 'skipped', q.skipped],
     );
@@ -63,10 +63,18 @@ export function rows(r: BenchResult): Row[] {
         `p50 ${n(h.acceptedToConfirmedMs.p50, 1)} / p99 ${n(h.acceptedToConfirmedMs.p99, 1)} / max ${n(h.acceptedToConfirmedMs.max, 1)} ms`,
         `gateway ${h.cores.gateway} cores, others ${h.cores.others}`,
       ]);
+    if (mx)
+      out.push([
+        '  CPU per order at max',
+        `gateway ${n(mx.cpuMsPerOrder.gateway, 2)} ms, terminals ${n(mx.cpuMsPerOrder.terminals, 2)} ms`,
+        mx.terminalMessagesPerOrder
+          ? `terminal replies ${mx.terminalMessagesPerOrder.replies}, inventory publishes ${mx.terminalMessagesPerOrder.inventories}, picks ${mx.terminalMessagesPerOrder.picks} per order`
+          : '',
+      ]);
     out.push([
       'orders/s / raw round trips/s',
       `${n(o.ratio.toAedes, 3)} (aedes)`,
-      o.ratio.toMosquitto === null ? '' : `${n(o.ratio.toMosquitto, 3)} (mosquitto)`,
+      `${o.ratio.toMosquitto === null ? '' : `${n(o.ratio.toMosquitto, 3)} (mosquitto); `}in CPU: an order costs the gateway ${n(o.ratio.cpuRoundTripsPerOrder, 0)} round trips of aedes`,
     ]);
     out.push([
       '  steps (offered/s)',
@@ -122,6 +130,9 @@ export function rows(r: BenchResult): Row[] {
         `${u.gateway.cores} cores; accepted->confirmed p50 ${n(u.orders.acceptedToConfirmedMs.p50, 1)} / p99 ${n(u.orders.acceptedToConfirmedMs.p99, 1)} ms; ${u.orders.sustained ? 'sustained' : 'NOT sustained'}`,
       ]);
     }
+    if (s.profile)
+      for (const a of s.profile.byOwner.slice(0, 6))
+        out.push([`  profile under load: ${a.name}`, `${a.pct}%`, "of the gateway's busy time"]);
     if (s.coldStorm)
       out.push([
         '  cold storm, one new identity',
@@ -134,7 +145,17 @@ export function rows(r: BenchResult): Row[] {
     out.push([
       'recovery: restart -> all resolved',
       rc.restartToResolvedS === null ? `- (${rc.unresolved} unresolved)` : `${n(rc.restartToResolvedS, 2)} s`,
-      `${rc.inFlightAtKill} in flight at kill -9 (${rc.rate}/s); ready ${n(rc.restartToReadyS, 2)} s, terminals online ${n(rc.restartToTerminalsOnlineS, 2)} s; lost ${rc.lost}`,
+      `at the clients; ${rc.inFlightAtKill} in flight at kill -9 (${rc.rate}/s); lost ${rc.lost}`,
+    ]);
+    out.push([
+      '  restart -> ready, terminals, clients',
+      `${n(rc.restartToReadyS, 2)} s, ${n(rc.restartToTerminalsOnlineS, 2)} s, ${n(rc.restartToClientsBackS, 2)} s`,
+      'the new process is ready; every terminal online; every client connected again (a scrypt per identity)',
+    ]);
+    out.push([
+      '  restart -> all resolved in the journal',
+      rc.restartToResolvedInJournalS === null ? '-' : `${n(rc.restartToResolvedInJournalS, 2)} s`,
+      `the gateway's own record of each decision${rc.unresolvedInJournal ? ` (${rc.unresolvedInJournal} not found)` : ''}`,
     ]);
   }
   const p = r.profile;

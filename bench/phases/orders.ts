@@ -5,8 +5,8 @@
  *
  * Sustainable: over a step at a constant offered rate, the orders resolved keep up with the orders
  * placed (>= 95%), the orders in flight stay bounded (at most half a second's worth, and at least
- * 20 allowed), and nothing is refused or lost. The search doubles the rate until a step fails, then
- * bisects between the last pass and the first failure. Steps are separated by a drain (no arrivals
+ * 20 allowed), and nothing is refused or lost. The search raises the rate by half until a step
+ * fails, then bisects between the last pass and the first failure. Steps are separated by a drain (no arrivals
  * until nothing is in flight), so each one starts from the same state.
  */
 import { type BenchContext, sleep } from '../lib/context.ts';
@@ -60,6 +60,30 @@ export interface StepResult {
   /** CPU time per resolved order, ms: robust to a busy machine where rates and latencies are not. */
   cpuMsPerOrder: { gateway: number; terminals: number; clients: number };
   gatewayRssMiB: number;
+  /** Per resolved order: the terminals' replies (= commands), inventory publishes and picks. */
+  terminalMessagesPerOrder: { replies: number; inventories: number; picks: number } | null;
+}
+
+interface FleetStats {
+  replies: number;
+  inventories: number;
+  picked: number;
+}
+
+async function fleetStats(sys: BenchSystem): Promise<FleetStats | null> {
+  try {
+    const all = await Promise.all(sys.terminalWorkers.map((w) => w.call<FleetStats>('stats')));
+    return all.reduce(
+      (t, s) => ({
+        replies: t.replies + s.replies,
+        inventories: t.inventories + s.inventories,
+        picked: t.picked + s.picked,
+      }),
+      { replies: 0, inventories: 0, picked: 0 },
+    );
+  } catch {
+    return null;
+  }
 }
 
 export interface OrdersResult {
@@ -132,8 +156,20 @@ export async function step(
     t: pids.terminals.map((p) => procSample(p)),
   };
   const s0 = await clients.call<Snapshot>('snapshot', { reset: true });
-  await sleep(ms);
+  const f0 = await fleetStats(sys);
+  // A step far past what the system sustains is cut short: its backlog would spoil the next steps.
+  const cutAt = Math.max(500, rate * 2) + s0.inFlight;
+  let cut = false;
+  for (const end = performance.now() + ms; performance.now() < end; ) {
+    await sleep(Math.min(500, end - performance.now()));
+    const s = await clients.call<Snapshot>('snapshot', {});
+    if (s.inFlight > cutAt) {
+      cut = true;
+      break;
+    }
+  }
   const s1 = await clients.call<Snapshot>('snapshot', { reset: true });
+  const f1 = await fleetStats(sys);
   const after = {
     g: procSample(pids.gateway),
     c: procSample(pids.clients),
@@ -147,8 +183,9 @@ export async function step(
   const refused = s1.refused - s0.refused;
   const lost = s1.lost - s0.lost;
   const bound = Math.max(20, rate * 0.5);
-  const why =
-    resolved < 0.95 * placed
+  const why = cut
+    ? `cut short: more than ${cutAt} in flight`
+    : resolved < 0.95 * placed
       ? `resolved ${resolved} of ${placed} placed`
       : s1.inFlight > bound
         ? `${s1.inFlight} in flight at the end (bound ${Math.round(bound)})`
@@ -193,6 +230,14 @@ export async function step(
       clients: perOrder(c(before.c, after.c), resolved / seconds),
     },
     gatewayRssMiB: round((after.g?.rssBytes ?? 0) / 2 ** 20, 0),
+    terminalMessagesPerOrder:
+      f0 && f1 && resolved > 0
+        ? {
+            replies: round((f1.replies - f0.replies) / resolved, 2),
+            inventories: round((f1.inventories - f0.inventories) / resolved, 2),
+            picks: round((f1.picked - f0.picked) / resolved, 2),
+          }
+        : null,
   };
 }
 
@@ -221,7 +266,7 @@ export async function runOrders(ctx: BenchContext, sys: BenchSystem): Promise<Or
   const steps: StepResult[] = [];
   const run = async (rate: number, ms = stepMs): Promise<StepResult> => {
     const r = await step(ctx, sys, rate, ms, rampMs);
-    const left = await drain(sys, 30_000);
+    const left = await drain(sys, 60_000);
     ctx.log(`orders: ${describeStep(r)}${left > 0 ? ` (${left} still in flight after the drain)` : ''}`);
     steps.push(r);
     return r;
@@ -244,7 +289,8 @@ export async function runOrders(ctx: BenchContext, sys: BenchSystem): Promise<Or
     }
     lo = rate;
     if (rate >= maxRate) break;
-    rate *= 2;
+    // x1.5: a failing step is at most 50% past the last good one (a small backlog to drain).
+    rate = Math.round(rate * 1.5);
   }
   // Then bisect (to within ~6%).
   if (hi > 0 && lo > 0 && !ctx.quick) {

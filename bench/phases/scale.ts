@@ -12,7 +12,9 @@
  * separate small storm of one fresh identity shows the cold case.
  */
 import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { type BenchContext, sleep, startWorker, workerScript } from '../lib/context.ts';
+import { type ProfileSummary, summarize } from '../lib/cpuprofile.ts';
 import { creds, names, provisionMany } from '../lib/identities.ts';
 import { cores, LoadWindow, openFileLimits, procSample, round } from '../lib/machine.ts';
 import { BenchSystem } from '../lib/system.ts';
@@ -76,6 +78,8 @@ export interface ScaleResult {
   idle: Stage;
   underLoad: (Stage & { orders: StepResult }) | null;
   coldStorm: StormResult | null;
+  /** With --profile: the gateway's CPU profile while under load. */
+  profile: ProfileSummary | null;
 }
 
 export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
@@ -113,6 +117,8 @@ export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
     clients: wanted.active,
     idleIdentities: wanted.idleIds,
     seed: ctx.seed,
+    // With --profile: where the gateway's time goes at scale, under load.
+    ...(ctx.profile ? { gatewayFlags: ['--cpu-prof', `--cpu-prof-dir=${profileDir(ctx)}`] } : {}),
     gatewayEnv: {
       STOCKGATE_LOG_LEVEL: 'warn',
       STOCKGATE_MAX_CONNECTIONS: String(wanted.clients + wanted.terminals + 1000),
@@ -122,6 +128,8 @@ export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
     `scale: ${wanted.terminals} terminals, ${wanted.active + idleConnections} clients (${wanted.active} ordering, ${idleConnections} idle over ${wanted.idleIds} identities); open files ${limits.soft}/${limits.hard}, needed ~${needed}`,
   );
   const idle: Worker[] = [];
+  let result: ScaleResult | undefined;
+  const profileWindow = { fromUs: 0, toUs: 0 };
   try {
     await sys.provision();
     await sys.startGateway();
@@ -191,7 +199,9 @@ export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
 
     const window = new LoadWindow([sys.gateway.pid, ...loadGens.map((w) => w.pid)]);
     const before = sample(sys, loadGens);
+    profileWindow.fromUs = monotonicUs();
     const orders = await step(ctx, sys, rate, q ? 3000 : 12_000, 1000);
+    profileWindow.toUs = monotonicUs();
     const after = sample(sys, loadGens);
     const machine = window.end();
     ctx.log(`scale: ${describeStep(orders)}`);
@@ -214,7 +224,7 @@ export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
       `scale: cold storm, ${coldStorm.connections} connections of one new identity: ${coldStorm.seconds} s`,
     );
 
-    return {
+    result = {
       workload: {
         terminals: wanted.terminals,
         skusPerTerminal: round(sys.slots / wanted.terminals, 1),
@@ -234,11 +244,32 @@ export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
       idle: idleStage,
       underLoad,
       coldStorm,
+      profile: null,
     };
   } finally {
     await Promise.all(idle.map((w) => w.stop()));
     await sys.stop();
+    if (ctx.profile && result) result.profile = mainProfile(profileDir(ctx), profileWindow);
   }
+  return result!;
+}
+
+function profileDir(ctx: BenchContext): string {
+  return join(ctx.outDir, 'profiles', ctx.stamp, 'scale-gateway');
+}
+
+/** The main thread's profile (CPU.<date>.<time>.<pid>.0.<seq>.cpuprofile) over the window. */
+function mainProfile(dir: string, window: { fromUs: number; toUs: number }): ProfileSummary | null {
+  try {
+    const main = readdirSync(dir).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+    return main ? summarize(join(dir, main), window) : null;
+  } catch {
+    return null;
+  }
+}
+
+function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
 }
 
 type Samples = { g: ReturnType<typeof procSample>; w: ReturnType<typeof procSample>[] };

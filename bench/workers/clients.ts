@@ -459,7 +459,11 @@ serve(
     mark() {
       watched = new Set(orders.keys());
       lastWatchedResolvedAt = Date.now();
-      return { marked: watched.size, at: Date.now() };
+      return {
+        marked: watched.size,
+        at: Date.now(),
+        orders: [...watched].map((id) => ({ cid: conns[orders.get(id)!.conn]!.cid, orderId: id })),
+      };
     },
     watched() {
       return { left: watched?.size ?? 0, lastResolvedAt: lastWatchedResolvedAt };

@@ -11,9 +11,18 @@ import { TerminalFleet, type TerminalFleetOptions } from '../../sim/terminalFlee
 import { ready, serve } from '../lib/rpc.ts';
 
 const fleets: TerminalFleet[] = [];
+/** What the terminals sent: replies to commands, inventory publishes (retained, on every change). */
+const sent = { replies: 0, inventories: 0 };
+
+function count(fleet: TerminalFleet): void {
+  for (const t of fleet.terminals) {
+    t.on('command', () => sent.replies++);
+    t.on('inventory', () => sent.inventories++);
+  }
+}
 
 function stats() {
-  const total = { terminals: 0, online: 0, committed: 0, picked: 0, restocked: 0 };
+  const total = { terminals: 0, online: 0, committed: 0, picked: 0, restocked: 0, ...sent };
   for (const f of fleets) {
     const s = f.stats();
     total.terminals += s.terminals;
@@ -48,6 +57,7 @@ serve(
         const fleet = new TerminalFleet(part);
         fleets.push(fleet);
         await fleet.start();
+        count(fleet);
         const plan = layout({
           terminals: terminals.map((t) => t.id),
           skus: opts.skus,

@@ -7,14 +7,14 @@
  * The sync runs off the event loop: SQLite writes the WAL without syncing (synchronous=OFF) and
  * the journal fdatasyncs the WAL file on libuv's thread pool while the gateway goes on; what is
  * appended meanwhile waits for that sync to end and then goes as the next group (one transaction,
- * one sync), so groups grow with the load. A blocking sync per commit (synchronous=FULL) held the
- * whole gateway for the length of every fsync. Checkpoints,
- * which copy the WAL into the database and then reuse the WAL, are the journal's own, at most every
- * CHECKPOINT_BYTES, with synchronous=FULL (so the database file is synced before the WAL is
- * reused), as is the checkpoint SQLite makes on close.
+ * one sync), so groups grow with the load. (A blocking sync per commit, synchronous=FULL, held
+ * the whole gateway for the length of every fsync.) Checkpoints, which copy the WAL into the
+ * database and then reuse the WAL, are the journal's own: every CHECKPOINT_GROUPS groups,
+ * without blocking either (see checkpointInBackground: the database file is synced before the WAL
+ * is reused); at open and at close (SQLite's own), with synchronous=FULL.
  */
 
-import { closeSync, fdatasync, fstatSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import type { Journal, JournalRecord, OrderRow, PickRow, RecoveredState, TxRow } from './journal.ts';
@@ -44,8 +44,11 @@ CREATE TABLE IF NOT EXISTS picks (
 
 const FINAL = new Set(['fulfilled', 'rejected', 'failed', 'cancelled']);
 
-/** Checkpoint once the WAL is this large (SQLite's own default is 1000 pages, ~4 MB). */
-const CHECKPOINT_BYTES = 4 * 1024 * 1024;
+/**
+ * Checkpoint after this many groups (transactions). A group writes a few pages (~4 KiB each) to
+ * the WAL; SQLite's own default is a checkpoint every 1000 pages.
+ */
+const CHECKPOINT_GROUPS = 200;
 
 export class SqliteJournal implements Journal {
   private db: Db | null = null;
@@ -56,9 +59,12 @@ export class SqliteJournal implements Journal {
   /** The fdatasync in flight, if any. */
   private syncing: Promise<void> | null = null;
   private walFd: number | null = null;
+  private dbFd: number | null = null;
   /** A failed sync: what is durable is unknown, so every later append fails too (restart to recover). */
   private broken: Error | null = null;
   private checkpointedAt = 0;
+  /** Groups written since the last checkpoint. */
+  private groups = 0;
   private stmts!: {
     insertRecord: Statement;
     insertOrder: Statement;
@@ -202,7 +208,9 @@ export class SqliteJournal implements Journal {
     db.close();
     this.db = null;
     if (this.walFd !== null) closeSync(this.walFd);
+    if (this.dbFd !== null) closeSync(this.dbFd);
     this.walFd = null;
+    this.dbFd = null;
   }
 
   /** Writes the queued records in one transaction and syncs them, unless a sync is in flight. */
@@ -248,26 +256,56 @@ export class SqliteJournal implements Journal {
         else for (const p of batch) p.resolve();
         resolve();
         if (!this.db || this.broken) return;
-        // At most one checkpoint a second: one that a reader (the analysis, beside the gateway)
-        // keeps from truncating the WAL is not retried on every sync.
-        const now = Date.now();
-        if (now - this.checkpointedAt >= 1000) {
-          try {
-            if (fstatSync(fd).size >= CHECKPOINT_BYTES) this.checkpoint(this.db);
-          } catch {
-            // The WAL stays as it is (durable); a later sync tries again.
-          }
-        }
-        // What was appended meanwhile: the next group.
+        // Every CHECKPOINT_GROUPS groups (the WAL's file size says nothing once it is reused), at
+        // most 10 a second.
+        this.groups++;
+        if (this.groups >= CHECKPOINT_GROUPS && Date.now() - this.checkpointedAt >= 100)
+          this.checkpointInBackground(this.db);
+        // What was appended meanwhile: the next group (after the checkpoint's sync, if one began).
+        else this.flush();
+      });
+    });
+  }
+
+  /**
+   * A checkpoint that does not hold the event loop for its syncs: everything in the WAL is durable
+   * (this runs right after a sync, before anything else is written), SQLite copies it into the
+   * database without syncing (PASSIVE: the WAL itself is left as it is), and the database file is
+   * then fdatasynced on the thread pool. Nothing is written meanwhile (appends wait as they do for
+   * a WAL sync), so the WAL is reused (by the next write) only once the database file is durable.
+   */
+  private checkpointInBackground(db: Db): void {
+    this.checkpointedAt = Date.now();
+    this.groups = 0;
+    let fd: number;
+    try {
+      db.pragma('wal_checkpoint(PASSIVE)');
+      fd = this.dbFile();
+    } catch {
+      // The WAL stays as it is (durable); a later sync tries again.
+      this.flush();
+      return;
+    }
+    this.syncing = new Promise<void>((resolve) => {
+      fdatasync(fd, (err) => {
+        this.syncing = null;
+        if (err) this.fail(err, []);
+        resolve();
         this.flush();
       });
     });
   }
 
+  private dbFile(): number {
+    if (this.dbFd === null) this.dbFd = openSync(this.file, 'r+');
+    return this.dbFd;
+  }
+
   private fail(err: Error, batch: Pending[]): void {
     this.broken = new Error(`journal sync failed: ${err.message}`);
-    for (const p of [...batch, ...this.unsynced]) p.reject(this.broken);
+    for (const p of [...batch, ...this.unsynced, ...this.queue]) p.reject(this.broken);
     this.unsynced = [];
+    this.queue = [];
   }
 
   /** The WAL file, opened once (SQLite keeps it, truncated at checkpoints, while the db is open). */
@@ -276,7 +314,7 @@ export class SqliteJournal implements Journal {
     return this.walFd;
   }
 
-  /** Copies the WAL into the database, syncing both, and truncates the WAL. */
+  /** Copies the WAL into the database, syncing both, and truncates the WAL (blocking: at open). */
   private checkpoint(db: Db): void {
     this.checkpointedAt = Date.now();
     db.pragma('synchronous = FULL');

@@ -12,7 +12,6 @@ import { check, type JournalEntry, type Verdict } from '../../analysis/checker/i
 import type { FinalRead, FinalTerminal, HistoryLine } from '../../analysis/history.ts';
 import { ensureDemoCredentials } from '../../gateway/auth/demo.ts';
 import { connectMqttAsync } from '../../lib/mqtt.ts';
-import { freePort } from '../../lib/ports.ts';
 import { SupervisedChild } from '../../lib/supervisor.ts';
 import { Inventory, type OrderState, parsePayload, Topics } from '../../protocol/index.ts';
 import { ClientFleet, type ClientRecord } from '../clientFleet.ts';
@@ -75,27 +74,22 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     clients: Math.min(opts.clients, 20),
     terminals: terminalIds,
   });
-  const ports = {
-    mqtt: await freePort(),
-    ws: await freePort(),
-    http: await freePort(),
-    mqtts: await freePort(),
-    wss: await freePort(),
+  // The gateway binds port 0 and says which ports it got (no race with other processes for a
+  // "free" port); its restarts after a crash reuse them, so every client finds it again.
+  const env: Record<string, string> = {
+    STOCKGATE_DATA_DIR: opts.dataDir,
+    STOCKGATE_MQTT_PORT: '0',
+    STOCKGATE_WS_PORT: '0',
+    STOCKGATE_HTTP_PORT: '0',
+    STOCKGATE_MQTTS_PORT: '0',
+    STOCKGATE_WSS_PORT: '0',
+    STOCKGATE_NEMESIS_SEED: String(opts.seed),
+    STOCKGATE_LOG_LEVEL: process.env.STOCKGATE_LOG_LEVEL ?? 'warn',
   };
-  const url = `mqtt://127.0.0.1:${ports.mqtt}`;
   const gateway = new SupervisedChild({
     name: 'gateway',
     args: ['gateway'],
-    env: {
-      STOCKGATE_DATA_DIR: opts.dataDir,
-      STOCKGATE_MQTT_PORT: String(ports.mqtt),
-      STOCKGATE_WS_PORT: String(ports.ws),
-      STOCKGATE_HTTP_PORT: String(ports.http),
-      STOCKGATE_MQTTS_PORT: String(ports.mqtts),
-      STOCKGATE_WSS_PORT: String(ports.wss),
-      STOCKGATE_NEMESIS_SEED: String(opts.seed),
-      STOCKGATE_LOG_LEVEL: process.env.STOCKGATE_LOG_LEVEL ?? 'warn',
-    },
+    env,
     logFile: join(opts.dataDir, 'logs', 'gateway.log'),
     restart: true,
   });
@@ -106,7 +100,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   gateway.on('exit', () => {
     gatewayUp = false;
   });
-  await gateway.start();
+  const ready = (await gateway.start()) as {
+    ports: { mqtt: number; ws: number; http: number; mqtts?: number; wss?: number };
+  };
+  const ports = ready.ports;
+  env.STOCKGATE_MQTT_PORT = String(ports.mqtt);
+  env.STOCKGATE_WS_PORT = String(ports.ws);
+  env.STOCKGATE_HTTP_PORT = String(ports.http);
+  env.STOCKGATE_MQTTS_PORT = String(ports.mqtts ?? 0);
+  env.STOCKGATE_WSS_PORT = String(ports.wss ?? 0);
+  const url = `mqtt://127.0.0.1:${ports.mqtt}`;
 
   const terminals = new TerminalFleet({
     url,
