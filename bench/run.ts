@@ -22,6 +22,7 @@ import { type RecoveryResult, runRecovery } from './phases/recovery.ts';
 import { runScale, type ScaleResult } from './phases/scale.ts';
 
 export const PHASES = ['baseline', 'orders', 'scale', 'recovery', 'profile'] as const;
+export const DEFAULT_SEED = 20260101;
 export type Phase = (typeof PHASES)[number];
 
 export interface BenchOptions {
@@ -99,7 +100,7 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
     quick: opts.quick,
     seed: opts.seed,
     phases: opts.phases,
-    command: `npm run bench --${opts.quick ? ' --quick' : ''}${opts.phases.includes('profile') ? ' --profile' : ''}`,
+    command: commandLine(opts),
     machine: { ...machine, loadavgEnd: [] },
     baseline: null,
     orders: null,
@@ -194,6 +195,21 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
   writeFileSync(join(opts.outDir, 'latest.json'), text);
   process.stdout.write(renderTable(result));
   return { result, file };
+}
+
+/** The command that runs the same phases again. */
+function commandLine(opts: BenchOptions): string {
+  const args = [
+    ...(opts.quick ? ['--quick'] : []),
+    ...(opts.phases.join(',') === PHASES.filter((p) => p !== 'profile').join(',')
+      ? []
+      : opts.phases.join(',') === PHASES.join(',')
+        ? ['--profile']
+        : [`--only ${opts.phases.join(',')}`]),
+    ...(opts.profileRate !== undefined ? [`--profile-rate ${opts.profileRate}`] : []),
+    ...(opts.seed !== DEFAULT_SEED ? [`--seed ${opts.seed}`] : []),
+  ];
+  return args.length > 0 ? `npm run bench -- ${args.join(' ')}` : 'npm run bench';
 }
 
 function targets(r: BenchResult): Target[] {

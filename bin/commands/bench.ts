@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { PHASES, type Phase, runBench } from '../../bench/run.ts';
+import { DEFAULT_SEED, PHASES, type Phase, runBench } from '../../bench/run.ts';
 import { int } from './common.ts';
 
 function phases(raw: string): Phase[] {
@@ -33,7 +33,7 @@ export function benchCommand(program: Command): void {
       int('rate', 1, 100_000),
     )
     .option('--out <dir>', 'where results go', 'bench/results')
-    .option('--seed <n>', 'seed of every random choice', int('seed', 0, 2 ** 32 - 1), 20260101)
+    .option('--seed <n>', 'seed of every random choice', int('seed', 0, 2 ** 32 - 1), DEFAULT_SEED)
     .option('--keep', 'keep the scratch directory (data dirs, logs)')
     .action(
       async (o: {
