@@ -59,23 +59,31 @@ export function successors(from: FromState): OrderState[] {
   return out;
 }
 
-/**
- * Whether a sequence of observed states is a path of the machine. Repeats of the current state are
- * allowed: a status is re-sent on query and on duplicate `place`.
- */
-export function isValidPath(
+export type PathCheck = { ok: true } | { ok: false; at: number; error: string };
+
+/** Walks observed states (repeats allowed), asking `allowed` for every change of state. */
+function walk(
   states: readonly OrderState[],
-): { ok: true } | { ok: false; at: number; error: string } {
+  allowed: (from: FromState, to: OrderState) => boolean,
+  what: string,
+): PathCheck {
   let current: FromState = null;
   for (let i = 0; i < states.length; i++) {
     const next = states[i]!;
     if (next === current) continue;
-    if (!successors(current).includes(next)) {
-      return { ok: false, at: i, error: `${current ?? 'none'} -> ${next} is not a transition` };
-    }
+    if (!allowed(current, next))
+      return { ok: false, at: i, error: `${current ?? 'none'} -> ${next} ${what}` };
     current = next;
   }
   return { ok: true };
+}
+
+/**
+ * Whether a sequence of observed states is a path of the machine. Repeats of the current state are
+ * allowed: a status is re-sent on query and on duplicate `place`.
+ */
+export function isValidPath(states: readonly OrderState[]): PathCheck {
+  return walk(states, (from, to) => successors(from).includes(to), 'is not a transition');
 }
 
 /** The states reachable from `from` in one or more steps. */
@@ -97,21 +105,6 @@ export function reachable(from: FromState): Set<OrderState> {
  * answers with the current state only), with repeats allowed. It never goes backwards, never
  * leaves a final state, and never jumps where no path leads (confirmed -> rejected).
  */
-export function isValidObservation(
-  states: readonly OrderState[],
-): { ok: true } | { ok: false; at: number; error: string } {
-  let current: FromState = null;
-  for (let i = 0; i < states.length; i++) {
-    const next = states[i]!;
-    if (next === current) continue;
-    if (!reachable(current).has(next)) {
-      return {
-        ok: false,
-        at: i,
-        error: `${current ?? 'none'} -> ${next} is on no path of the state machine`,
-      };
-    }
-    current = next;
-  }
-  return { ok: true };
+export function isValidObservation(states: readonly OrderState[]): PathCheck {
+  return walk(states, (from, to) => reachable(from).has(to), 'is on no path of the state machine');
 }
