@@ -132,7 +132,7 @@ export class Gateway {
       c.coordinator,
     );
     this.coordinator = coordinator;
-    const intake = new Intake(orders, coordinator, this.view, journal, this.bus, {
+    const intake = new Intake(orders, coordinator, journal, this.bus, {
       maxPayloadBytes: c.maxPayloadBytes,
       maxInFlightPerClient: c.maxInFlightPerClient,
     });

@@ -16,7 +16,6 @@ import {
 } from '../protocol/index.ts';
 import type { Bus } from './bus.ts';
 import type { Coordinator } from './coordinator.ts';
-import type { InventoryView } from './inventoryView.ts';
 import type { Journal } from './journal/journal.ts';
 import type { Orders } from './orders.ts';
 
@@ -38,7 +37,6 @@ export class Intake {
   constructor(
     private readonly orders: Orders,
     private readonly coordinator: Coordinator,
-    private readonly view: InventoryView,
     private readonly journal: Journal,
     private readonly bus: Bus,
     private readonly opts: IntakeOptions,
@@ -101,10 +99,9 @@ export class Intake {
       this.orders.publishStatus(known);
       return;
     }
-    const catalog = this.journal.catalog();
-    const unknown = lines.filter(
-      (l) => !this.view.knows(l.sku) && ![...catalog.values()].some((s) => s.has(l.sku)),
-    );
+    // The journal's catalog holds every SKU a terminal ever advertised (the gateway records each
+    // state and inventory there as it updates its view), so it alone answers, in O(1) per line.
+    const unknown = lines.filter((l) => !this.journal.knowsSku(l.sku));
     if (unknown.length > 0) {
       return this.refuse(cid, {
         ref: orderId,

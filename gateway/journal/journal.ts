@@ -101,6 +101,8 @@ export interface Journal {
   /** The SKUs each terminal has ever advertised: what counts as a known SKU right after a restart. */
   catalog(): Map<string, Set<string>>;
   rememberSkus(terminal: string, skus: readonly string[]): void;
+  /** Whether any terminal ever advertised this SKU (the catalog, across restarts). */
+  knowsSku(sku: string): boolean;
   /** Streams the whole history in append order. */
   history(): Iterable<JournalRecord & { journalSeq: number }>;
   close(): Promise<void>;

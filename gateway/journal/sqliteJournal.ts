@@ -77,6 +77,8 @@ export class SqliteJournal implements Journal {
     insertCatalog: Statement;
   };
   private readonly knownSkus = new Map<string, Set<string>>();
+  /** Every SKU of the catalog, whatever the terminal (intake asks per order line). */
+  private readonly allSkus = new Set<string>();
 
   constructor(readonly file: string) {}
 
@@ -166,6 +168,10 @@ export class SqliteJournal implements Journal {
     return this.knownSkus;
   }
 
+  knowsSku(sku: string): boolean {
+    return this.allSkus.has(sku);
+  }
+
   rememberSkus(terminal: string, skus: readonly string[]): void {
     const fresh = skus.filter((sku) => this.remember(terminal, sku));
     if (fresh.length === 0 || !this.db) return;
@@ -183,6 +189,7 @@ export class SqliteJournal implements Journal {
     }
     if (skus.has(sku)) return false;
     skus.add(sku);
+    this.allSkus.add(sku);
     return true;
   }
 
