@@ -41,6 +41,11 @@ export interface TerminalOptions {
   defaultTtlMs?: number;
   /** How often to look for reservations whose TTL passed. */
   inquiryCheckMs?: number;
+  /**
+   * The least time between two inventory publishes (default 20 ms). A change after a quiet spell is
+   * published at once; changes within the interval are coalesced into one publish at its end.
+   */
+  inventoryIntervalMs?: number;
   sync?: boolean;
   reconnectPeriodMs?: number;
   /**
@@ -73,6 +78,8 @@ export class Terminal extends EventEmitter<TerminalEvents> {
   private client: MqttClient | null = null;
   private inquiryTimer: NodeJS.Timeout | null = null;
   private inventoryScheduled = false;
+  private inventoryTimer: NodeJS.Timeout | null = null;
+  private lastInventoryAt = Number.NEGATIVE_INFINITY;
   private readonly lastInquiry = new Map<string, number>();
   private online = false;
   readonly faults = new TerminalFaultState();
@@ -156,6 +163,7 @@ export class Terminal extends EventEmitter<TerminalEvents> {
   async stop(): Promise<void> {
     if (this.inquiryTimer) clearInterval(this.inquiryTimer);
     this.inquiryTimer = null;
+    this.cancelInventory();
     const client = this.client;
     this.client = null;
     if (client) {
@@ -181,6 +189,7 @@ export class Terminal extends EventEmitter<TerminalEvents> {
   async crash(): Promise<void> {
     if (this.inquiryTimer) clearInterval(this.inquiryTimer);
     this.inquiryTimer = null;
+    this.cancelInventory();
     const client = this.client;
     this.client = null;
     if (client) {
@@ -269,16 +278,32 @@ export class Terminal extends EventEmitter<TerminalEvents> {
   private scheduleInventory(): void {
     if (this.inventoryScheduled) return;
     this.inventoryScheduled = true;
-    // Coalesce a burst of changes into one retained publish.
-    setImmediate(() => {
+    // The whole inventory is republished (retained) after a change: under load a terminal's ledger
+    // changes hundreds of times a second (prepare, commit, pick per order), and every publish costs
+    // the gateway a parse of the whole inventory. So at most one per interval; the gateway's view
+    // stays safe meanwhile (holds cover reservations until an inventory shows them).
+    const interval = this.opts.inventoryIntervalMs ?? 20;
+    const wait = Math.max(0, this.lastInventoryAt + interval - performance.now());
+    const fire = () => {
+      this.inventoryTimer = null;
       this.inventoryScheduled = false;
       this.publishInventory();
-    });
+    };
+    // Even with no wait, a tick's worth of changes is coalesced.
+    if (wait === 0) setImmediate(fire);
+    else this.inventoryTimer = setTimeout(fire, wait);
+  }
+
+  private cancelInventory(): void {
+    if (this.inventoryTimer) clearTimeout(this.inventoryTimer);
+    this.inventoryTimer = null;
+    this.inventoryScheduled = false;
   }
 
   private publishInventory(): void {
     if (!this.store || !this.client || this.faults.frozen || this.faults.stale) return;
     const inventory = this.store.ledger.inventory();
+    this.lastInventoryAt = performance.now();
     this.client.publish(this.topics.terminal(this.id, 'inventory'), JSON.stringify(inventory), {
       qos: 1,
       retain: true,

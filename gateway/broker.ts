@@ -656,7 +656,10 @@ export class Broker {
     this.servers.push(server);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => {
+      // Node's default backlog (511) drops SYNs in a connect storm (thousands of devices
+      // reconnecting after a restart), and each dropped SYN waits 1 s, 3 s, 7 s... to be retried.
+      // The kernel caps it at net.core.somaxconn (4096 here).
+      server.listen({ port, host, backlog: 4096 }, () => {
         server.off('error', reject);
         resolve((server.address() as AddressInfo).port);
       });

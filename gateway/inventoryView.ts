@@ -16,7 +16,6 @@ interface TerminalView {
   skus: Set<string>;
   seq: number;
   acceptAnySeq: boolean;
-  items: Map<string, StockItem>;
   /** The items as the last accepted inventory had them: what `stock()` hands out (not a copy). */
   published: Record<string, StockItem>;
   /** tx -> held lines, and the seq after which the inventory reflects them (unknown until the reply). */
@@ -46,10 +45,14 @@ export class InventoryView {
     if (inventory.seq < t.seq && !t.acceptAnySeq) return;
     t.acceptAnySeq = false;
     t.seq = inventory.seq;
-    const items = new Map(Object.entries(inventory.items));
-    for (const sku of t.items.keys()) if (!items.has(sku)) this.bySku.get(sku)?.delete(t);
-    for (const sku of items.keys()) {
-      if (t.items.has(sku)) continue;
+    // Called for every inventory publish (50 items or more each): no copies, only the differences.
+    const before = t.published;
+    const after = inventory.items;
+    for (const sku in before) if (!Object.hasOwn(after, sku)) this.bySku.get(sku)?.delete(t);
+    for (const sku in after) {
+      if (!Object.hasOwn(after, sku)) continue;
+      t.skus.add(sku);
+      if (Object.hasOwn(before, sku)) continue;
       let holders = this.bySku.get(sku);
       if (!holders) {
         holders = new Set();
@@ -57,9 +60,7 @@ export class InventoryView {
       }
       holders.add(t);
     }
-    t.items = items;
-    t.published = inventory.items;
-    for (const sku of t.items.keys()) t.skus.add(sku);
+    t.published = after;
     for (const [tx, hold] of t.holds) {
       if (hold.settleAtSeq !== undefined && hold.settleAtSeq <= t.seq) t.holds.delete(tx);
     }
@@ -108,7 +109,7 @@ export class InventoryView {
   available(tid: string, sku: string): number {
     const t = this.terminals.get(tid);
     if (!t) return 0;
-    const item = t.items.get(sku);
+    const item = Object.hasOwn(t.published, sku) ? t.published[sku] : undefined;
     let avail = item ? item.onHand - item.reserved - item.committed : 0;
     for (const hold of t.holds.values()) for (const l of hold.lines) if (l.sku === sku) avail -= l.qty;
     return avail;
@@ -140,7 +141,7 @@ export class InventoryView {
     for (const t of [...holders].sort((a, b) => a.ord - b.ord)) {
       const tid = t.tid;
       const stock = new Map<string, number>();
-      for (const sku of skus) if (t.items.has(sku)) stock.set(sku, this.available(tid, sku));
+      for (const sku of skus) if (Object.hasOwn(t.published, sku)) stock.set(sku, this.available(tid, sku));
       if (stock.size === 0) continue;
       (t.online && usable(tid) ? candidates : elsewhere).set(tid, stock);
     }
@@ -157,7 +158,6 @@ export class InventoryView {
         skus: new Set(),
         seq: 0,
         acceptAnySeq: true,
-        items: new Map(),
         published: {},
         holds: new Map(),
       };

@@ -101,6 +101,35 @@ export type StockItem = z.infer<typeof StockItem>;
 export const Inventory = z.object({ seq: Count, items: z.record(Sku, StockItem) });
 export type Inventory = z.infer<typeof Inventory>;
 
+const SKU_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * `Inventory`, checked by hand: every terminal republishes its whole inventory (50 items or more)
+ * after its ledger changes, and zod took ~60 µs of the gateway's single thread per publish (15 % of
+ * it under load); this takes a few. It accepts exactly what the schema accepts and returns what the
+ * schema returns (a property test holds them equal); anything unusual (an invalid payload, a
+ * `__proto__` key) is left to the schema, which also words the error.
+ */
+export function checkInventory(json: unknown): Inventory | undefined {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return undefined;
+  const { seq, items } = json as { seq?: unknown; items?: unknown };
+  if (!isCount(seq) || typeof items !== 'object' || items === null || Array.isArray(items)) return undefined;
+  const out: Record<string, StockItem> = {};
+  for (const sku in items) {
+    if (!Object.hasOwn(items, sku) || sku === '__proto__' || !SKU_PATTERN.test(sku)) return undefined;
+    const item = (items as Record<string, unknown>)[sku];
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) return undefined;
+    const { onHand, reserved, committed } = item as Record<string, unknown>;
+    if (!isCount(onHand) || !isCount(reserved) || !isCount(committed)) return undefined;
+    out[sku] = { onHand, reserved, committed };
+  }
+  return { seq, items: out };
+}
+
+/** Hand-written checks equal to a schema, tried before it on the hot paths (see checkInventory). */
+const fastChecks = new Map<z.ZodType, (json: unknown) => unknown>([[Inventory, checkInventory]]);
+
 /**
  * `release` is our extension of the contract's prepare/commit/abort: it returns the stock of a
  * committed transaction when a confirmed order is cancelled (a compensation, not an abort).
@@ -316,6 +345,8 @@ export function parsePayload<T>(schema: z.ZodType<T>, payload: Buffer | string):
   } catch (err) {
     return { ok: false, code: 'malformed_json', message: `payload is not JSON: ${(err as Error).message}` };
   }
+  const fast = fastChecks.get(schema)?.(json) as T | undefined;
+  if (fast !== undefined) return { ok: true, value: fast };
   const result = schema.safeParse(json);
   if (!result.success) {
     const message = result.error.issues

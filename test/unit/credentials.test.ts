@@ -1,6 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { scryptSync } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CredentialChange, CredentialStore, generatePassword } from '../../gateway/auth/credentials.ts';
 import {
@@ -107,12 +108,70 @@ describe('CredentialStore', () => {
     expect(json.version).toBe(1);
     expect(Object.keys(json.identities).sort()).toEqual(['c1', 'op']);
     for (const id of Object.values(json.identities)) {
-      expect(Object.keys(id).sort()).toEqual(['createdAt', 'hash', 'role', 'salt']);
+      expect(Object.keys(id).sort()).toEqual(['createdAt', 'hash', 'role', 'salt', 'scrypt']);
       for (const pw of pws) expect(Object.values(id)).not.toContain(pw);
     }
     expect(json.identities['c1']!['salt']).not.toBe(json.identities['op']!['salt']);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(existsSync(`${file}.tmp`)).toBe(false);
+  });
+
+  it('an entry hashed before the cost was recorded (scrypt N=16384) still verifies', async () => {
+    const salt = Buffer.from('0123456789abcdef');
+    const hash = scryptSync('legacy-password-0123456', salt, 32, { N: 16384, r: 8, p: 1, maxmem: 64 << 20 });
+    const legacy = {
+      role: 'terminal',
+      salt: salt.toString('base64'),
+      hash: hash.toString('base64'),
+      createdAt: 1,
+    };
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify({ version: 1, identities: { t1: legacy } }));
+    const store = new CredentialStore(file).load();
+    expect(await store.verify('t1', 'legacy-password-0123456')).toEqual({ name: 't1', role: 'terminal' });
+    expect(await store.verify('t1', 'legacy-password-0123457')).toBeNull();
+  });
+
+  it('new entries record their scrypt cost', async () => {
+    const store = new CredentialStore(file).load();
+    await store.provision('c1', 'client');
+    const saved = JSON.parse(readFileSync(file, 'utf8')).identities.c1;
+    expect(saved.scrypt).toEqual({ N: 1024, r: 8, p: 1 });
+  });
+
+  it('a storm of one identity computes one hash; a wrong password beside it is still refused', async () => {
+    const store = new CredentialStore(file).load();
+    const pw = await store.provision('c1', 'client');
+    const right = Array.from({ length: 50 }, () => store.verify('c1', pw));
+    const wrong = Array.from({ length: 50 }, () => store.verify('c1', `${pw}x`));
+    const results = await Promise.all([...right, ...wrong]);
+    expect(results.slice(0, 50).every((r) => r?.name === 'c1')).toBe(true);
+    expect(results.slice(50).every((r) => r === null)).toBe(true);
+    // One for the right password, one for the wrong one: 100 connections, 2 hashes.
+    expect(store.hashesComputed).toBe(2);
+    expect(await store.verify('c1', pw)).toEqual({ name: 'c1', role: 'client' });
+    expect(store.hashesComputed).toBe(2);
+  });
+
+  it('a terminal queued behind a storm of clients is verified first', async () => {
+    const store = new CredentialStore(file).load();
+    const clients = await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => ({
+        name: `c${i}`,
+        pw: await store.provision(`c${i}`, 'client'),
+      })),
+    );
+    const tpw = await store.provision('t1', 'terminal');
+    const done: string[] = [];
+    const checks = clients.map((c) => store.verify(c.name, c.pw).then(() => done.push(c.name)));
+    const terminal = store.verify('t1', tpw).then((r) => {
+      done.push('t1');
+      return r;
+    });
+    expect(await terminal).toEqual({ name: 't1', role: 'terminal' });
+    await Promise.all(checks);
+    // Two hashes run at a time: the terminal waits for at most the few already started.
+    expect(done.indexOf('t1')).toBeLessThan(6);
   });
 
   it('revoke makes verify fail, also for a cached password', async () => {
