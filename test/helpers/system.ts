@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { MqttClient } from 'mqtt';
 import { Terminal, type TerminalOptions } from '../../firmware/terminal.ts';
 import { CredentialStore, type Role } from '../../gateway/auth/credentials.ts';
@@ -250,6 +251,22 @@ export class TestSystem {
   /** Stock as the terminal's ledger holds it. */
   stock(id: string, sku: string) {
     return this.terminal(id).ledger.item(sku);
+  }
+
+  /**
+   * Waits until the gateway's view of a terminal shows what its ledger holds: a terminal publishes
+   * its inventory at most every 20 ms, so the view may trail a change that just happened.
+   */
+  async viewCaughtUp(id: string, timeoutMs = 5000): Promise<void> {
+    const t = this.terminal(id);
+    const same = () => isDeepStrictEqual({ ...this.gateway.view.stock(id) }, t.ledger.inventory().items);
+    await until(
+      this.gateway.bus,
+      'inventory',
+      same,
+      timeoutMs,
+      `the view of ${id} to catch up with its ledger`,
+    );
   }
 
   /** Waits until every transaction is acknowledged and every terminal holds no reservation. */

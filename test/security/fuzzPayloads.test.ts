@@ -345,6 +345,8 @@ async function terminalRun(kind: keyof typeof SCHEMAS, payload: Buffer): Promise
   count(kind, valid);
   const recordsBefore = orderMovesSoFar();
   const eventsBefore = kind === 'events' && !valid ? eventRecords('tf', payload) : 0;
+  // An order of an earlier run may have changed t1's ledger a moment ago: compare from a settled view.
+  await sys.viewCaughtUp('t1');
   const viewBefore = viewOf('tf');
   const t1Before = viewOf('t1');
   const marker = tap.messages.length;
