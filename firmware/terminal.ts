@@ -47,6 +47,10 @@ export interface TerminalOptions {
    */
   inventoryIntervalMs?: number;
   sync?: boolean;
+  /**
+   * Wait between reconnect attempts (default 250 ms): orders in flight when the gateway restarts
+   * wait for their terminals, and a refused attempt costs nothing.
+   */
   reconnectPeriodMs?: number;
   /**
    * Awaited before each command is handled; resolving false drops the command unanswered. The
@@ -142,7 +146,7 @@ export class Terminal extends EventEmitter<TerminalEvents> {
       username: this.opts.username ?? this.id,
       password: this.opts.password,
       clean: true,
-      reconnectPeriod: this.opts.reconnectPeriodMs ?? 1000,
+      reconnectPeriod: this.opts.reconnectPeriodMs ?? 250,
       connectTimeout: 10_000,
       will: {
         topic: stateTopic,

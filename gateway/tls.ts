@@ -11,7 +11,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import { logger } from '../lib/log.ts';
 
 export interface TlsSource {
@@ -108,6 +107,7 @@ async function generated(source: TlsSource): Promise<TlsMaterial> {
     caCert = readFileSync(files.ca, 'utf8');
     caKey = readFileSync(files.caKey, 'utf8');
   } else {
+    const { generate } = await loadSelfsigned();
     const now = new Date();
     const ca = await generate([{ name: 'commonName', value: `stockgate local CA (${hostname()})` }], {
       keyType: 'ec',
@@ -128,6 +128,7 @@ async function generated(source: TlsSource): Promise<TlsMaterial> {
   }
 
   if (fresh || !serverCertUsable(files.cert, files.key, caCert, hosts)) {
+    const { generate } = await loadSelfsigned();
     const now = new Date();
     const server = await generate([{ name: 'commonName', value: 'localhost' }], {
       keyType: 'ec',
@@ -173,4 +174,12 @@ function serverCertUsable(certFile: string, keyFile: string, caPem: string, host
   } catch {
     return false;
   }
+}
+
+/**
+ * Loaded only to make certificates (first start): the import alone costs ~130 ms, and a gateway
+ * restarted after a crash should be serving again as soon as it can.
+ */
+function loadSelfsigned(): Promise<typeof import('selfsigned')> {
+  return import('selfsigned');
 }

@@ -21,6 +21,8 @@ export interface RecoveryResult {
   restartToTerminalsOnlineS: number;
   /** Until every client connection is back (each identity costs the new process a scrypt). */
   restartToClientsBackS: number | null;
+  /** When the client connections came back, from the restart: first, median, last (s). */
+  clientsReconnectedS: { first: number; p50: number; last: number; count: number } | null;
   /** The figure: launch of the new process until every order in flight at the kill is resolved. */
   restartToResolvedS: number | null;
   killToResolvedS: number | null;
@@ -69,10 +71,14 @@ export async function runRecovery(
   let left = mark.marked;
   let lastResolvedAt = restartWall;
   let clientsBackS: number | null = null;
+  let reconnectedAt: number[] = [];
   const deadline = performance.now() + 60_000;
   while (performance.now() < deadline) {
-    const w = await clients.call<{ left: number; lastResolvedAt: number }>('watched');
+    const w = await clients.call<{ left: number; lastResolvedAt: number; reconnectedAt: number[] }>(
+      'watched',
+    );
     left = w.left;
+    reconnectedAt = w.reconnectedAt;
     lastResolvedAt = w.lastResolvedAt;
     if (clientsBackS === null) {
       const c = await clients.call<{ connected: number }>('snapshot', {});
@@ -94,6 +100,7 @@ export async function runRecovery(
     restartToReadyS: round(restartToReadyS, 2),
     restartToTerminalsOnlineS: round(restartToTerminalsOnlineS, 2),
     restartToClientsBackS: clientsBackS === null ? null : round(clientsBackS, 2),
+    clientsReconnectedS: spread(reconnectedAt, restartWall),
     restartToResolvedS: resolvedS === null ? null : round(resolvedS, 2),
     killToResolvedS: resolvedS === null ? null : round(resolvedS + (tRestart - tKill) / 1000, 2),
     unresolved: left,
@@ -105,9 +112,20 @@ export async function runRecovery(
     queries: s1.queries - s0.queries,
   };
   ctx.log(
-    `recovery: ${result.inFlightAtKill} in flight at the kill; ready after ${result.restartToReadyS} s, terminals online after ${result.restartToTerminalsOnlineS} s, clients back after ${result.restartToClientsBackS ?? '-'} s, all resolved in the journal after ${result.restartToResolvedInJournalS ?? '-'} s, at the clients after ${result.restartToResolvedS ?? `- (${left} left)`} s; lost ${result.lost}`,
+    `recovery: ${result.inFlightAtKill} in flight at the kill; ready after ${result.restartToReadyS} s, terminals online after ${result.restartToTerminalsOnlineS} s, clients back after ${result.restartToClientsBackS ?? '-'} s (reconnected first/median/last ${result.clientsReconnectedS ? `${result.clientsReconnectedS.first}/${result.clientsReconnectedS.p50}/${result.clientsReconnectedS.last}` : '-'} s), all resolved in the journal after ${result.restartToResolvedInJournalS ?? '-'} s, at the clients after ${result.restartToResolvedS ?? `- (${left} left)`} s; lost ${result.lost}`,
   );
   return result;
+}
+
+function spread(times: number[], since: number): RecoveryResult['clientsReconnectedS'] {
+  if (times.length === 0) return null;
+  const s = times.map((t) => (t - since) / 1000).sort((a, b) => a - b);
+  return {
+    first: round(s[0]!, 2),
+    p50: round(s[Math.floor(s.length / 2)]!, 2),
+    last: round(s.at(-1)!, 2),
+    count: s.length,
+  };
 }
 
 /** When the journal recorded the resolution (confirmed, rejected, failed, cancelled) of each order. */

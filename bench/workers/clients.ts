@@ -143,6 +143,8 @@ let toAccepted = histogram();
 
 /** The orders in flight when `mark` was called, until each is resolved. */
 let watched: Set<string> | null = null;
+/** Wall-clock times of the connections made again since `mark` (the recovery phase's "clients back"). */
+let reconnectedAt: number[] = [];
 let lastWatchedResolvedAt = 0;
 
 function resolvedTotal(): number {
@@ -337,7 +339,10 @@ serve(
           });
           client.on('message', (topic, payload) => onMessage(k, topic, payload));
           // mqtt.js re-subscribes on reconnect; ask once that is through.
-          client.on('connect', () => setTimeout(() => askAll(k), 50));
+          client.on('connect', () => {
+            if (watched) reconnectedAt.push(Date.now());
+            setTimeout(() => askAll(k), 50);
+          });
           client.on('error', () => undefined);
           await client.subscribeAsync(
             [topics.client(cred.username, 'status'), topics.client(cred.username, 'errors')],
@@ -459,6 +464,7 @@ serve(
     mark() {
       watched = new Set(orders.keys());
       lastWatchedResolvedAt = Date.now();
+      reconnectedAt = [];
       return {
         marked: watched.size,
         at: Date.now(),
@@ -466,7 +472,7 @@ serve(
       };
     },
     watched() {
-      return { left: watched?.size ?? 0, lastResolvedAt: lastWatchedResolvedAt };
+      return { left: watched?.size ?? 0, lastResolvedAt: lastWatchedResolvedAt, reconnectedAt };
     },
   },
   async () => {
