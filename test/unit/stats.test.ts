@@ -4,6 +4,7 @@ import { Bus } from '../../gateway/bus.ts';
 import { Metrics } from '../../gateway/metrics.ts';
 import { RollingHistogram, WindowCounter } from '../../gateway/stats/window.ts';
 import { type OrderDetails, Statistics, type StatisticsOptions } from '../../gateway/stats.ts';
+import { Rng } from '../../lib/random.ts';
 import {
   type OrderLine,
   type OrderState,
@@ -11,6 +12,7 @@ import {
   StatsSkus,
   StatsSummary,
   StatsTerminal,
+  type StockItem,
   Topics,
 } from '../../protocol/index.ts';
 
@@ -369,5 +371,53 @@ describe('Metrics', () => {
     const again = parseMetrics((await metrics.render()).body);
     expect(again.get('stockgate_orders_total{state="fulfilled"}')).toBe(1);
     expect(again.get('stockgate_orders_in_flight')).toBe(0);
+  });
+});
+
+describe('per-SKU stock kept as sums', () => {
+  const SEED = 20261205;
+  it(`equals a fresh sum over every terminal's last inventory, through changes and removals (seed ${SEED})`, () => {
+    console.log(`per-SKU sums: seed ${SEED}`);
+    const rng = new Rng(SEED);
+    const { stats } = setup({ lowStock: 5 });
+    const last = new Map<string, Record<string, StockItem>>();
+    const skus = ['a', 'b', 'c', 'd', 'e', 'f'];
+    for (let step = 0; step < 300; step++) {
+      const tid = rng.pick(['t1', 't2', 't3', 't4']);
+      const items: Record<string, StockItem> = {};
+      // Keep, change or drop each SKU: the same item twice, a changed one, one no longer listed.
+      for (const sku of skus) {
+        if (rng.next() < 0.3) continue;
+        const prev = last.get(tid)?.[sku];
+        items[sku] =
+          prev && rng.next() < 0.5
+            ? { ...prev }
+            : { onHand: rng.int(0, 20), reserved: rng.int(0, 3), committed: rng.int(0, 3) };
+      }
+      last.set(tid, items);
+      stats.onInventory({ tid, items });
+      const want: Record<
+        string,
+        { onHand: number; reserved: number; committed: number; available: number; terminals: number }
+      > = {};
+      for (const inv of last.values())
+        for (const [sku, it] of Object.entries(inv)) {
+          want[sku] ??= { onHand: 0, reserved: 0, committed: 0, available: 0, terminals: 0 };
+          const w = want[sku];
+          w.onHand += it.onHand;
+          w.reserved += it.reserved;
+          w.committed += it.committed;
+          w.available += it.onHand - it.reserved - it.committed;
+          w.terminals++;
+        }
+      const got = stats.skus(T0).skus;
+      for (const [sku, w] of Object.entries(want)) {
+        expect(got[sku], `step ${step} sku ${sku}`).toMatchObject({ ...w, low: w.available <= 5 });
+      }
+      // A SKU no terminal lists any more shows no stock (it stays listed, as sales may name it).
+      for (const [sku, g] of Object.entries(got))
+        if (!want[sku]) expect(g).toMatchObject({ onHand: 0, reserved: 0, committed: 0, terminals: 0 });
+      expect(Object.keys(got)).toEqual([...Object.keys(got)].sort());
+    }
   });
 });
