@@ -75,6 +75,23 @@ export class Ledger {
     };
   }
 
+  /**
+   * The snapshot as JSON, without the deep copy `snapshot()` makes: the ledger store writes it at
+   * every compaction, and an hour of tombstones is tens of thousands of transactions.
+   */
+  snapshotJson(): string {
+    return JSON.stringify({
+      seq: this.seqNo,
+      items: Object.fromEntries(this.items),
+      txs: Object.fromEntries(this.txs),
+    } satisfies LedgerSnapshot);
+  }
+
+  /** Transactions held (open ones and tombstones). */
+  get txCount(): number {
+    return this.txs.size;
+  }
+
   inventory(): Inventory {
     return {
       seq: this.seqNo,

@@ -18,7 +18,7 @@ import {
   renameSync,
   writeSync,
 } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ledger, type LedgerOp, type LedgerResult, type LedgerSnapshot } from './ledger.ts';
 
@@ -26,7 +26,10 @@ export interface LedgerStoreOptions {
   dir: string;
   /** fdatasync after each group (survives power loss) or only write (survives a process crash). */
   sync?: boolean;
-  /** Compact the log into a snapshot after this many lines. */
+  /**
+   * Compact the log into a snapshot after this many lines, or after as many lines as the snapshot
+   * holds transactions if that is more (so the cost of compacting stays proportional to the ops).
+   */
   compactEvery?: number;
   /** Tombstones older than this are dropped at compaction. */
   tombstoneMaxAgeMs?: number;
@@ -143,12 +146,38 @@ export class LedgerStore {
       } catch (err) {
         for (const b of batch) b.reject(err as Error);
       }
-      if (this.logLines >= this.opts.compactEvery && this.queue.length === 0) await this.compact();
+      const due = Math.max(this.opts.compactEvery, this.ledger.txCount);
+      if (this.logLines >= due && this.queue.length === 0) await this.compact();
     }
   }
 
+  /**
+   * Writes a snapshot and empties the log, off the event loop but for the JSON: a terminal host
+   * serves its commands meanwhile (their ops queue and go to the emptied log after, and replay
+   * skips any line the snapshot already holds, so a crash at any point loses nothing).
+   */
   private async compact(): Promise<void> {
-    this.writeSnapshot(Date.now());
+    this.ledger.collect(Date.now(), this.opts.tombstoneMaxAgeMs);
+    const json = this.ledger.snapshotJson();
+    const path = join(this.opts.dir, 'snapshot.json');
+    const tmp = `${path}.tmp`;
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(json);
+      if (this.opts.sync) await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    // The rename must be on disk before the log it replaces is emptied.
+    if (this.opts.sync) {
+      const dir = await open(this.opts.dir, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    }
     await this.log?.truncate(0);
     if (this.opts.sync) await this.log?.datasync();
     this.logLines = 0;
@@ -160,7 +189,7 @@ export class LedgerStore {
     const tmp = `${path}.tmp`;
     const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, JSON.stringify(this.ledger.snapshot()));
+      writeSync(fd, this.ledger.snapshotJson());
       if (this.opts.sync) fsyncSync(fd);
     } finally {
       closeSync(fd);

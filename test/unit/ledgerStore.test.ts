@@ -274,6 +274,29 @@ describe('LedgerStore', () => {
     expect(again.ledger.item('S0')).toEqual({ onHand: 8, reserved: 2, committed: 0 });
   });
 
+  it('with many transactions held, compaction waits for as many log lines (its cost stays per op)', async () => {
+    const now = Date.now();
+    const s = await openStore({ compactEvery: 5 });
+    let compactions = 0;
+    let before = 0;
+    for (let i = 0; i < 60; i++) {
+      await s.apply({ op: 'abort', tx: `x${i}`, at: now });
+      for (let k = 0; k < 3; k++) await s.apply({ op: 'restock', sku: 'A', qty: 1, at: now });
+      await s.drain();
+      const lines = logLines().length;
+      if (lines < before) compactions++;
+      before = lines;
+      expect(lines).toBeLessThanOrEqual(Math.max(5, s.ledger.txCount) + 3);
+    }
+    // 240 ops: compacted at 5, 8, 12, ... lines as the tombstones grew, not every 5 lines (48 times).
+    expect(compactions).toBeGreaterThan(3);
+    expect(compactions).toBeLessThan(20);
+    await closeStore(s);
+    const again = await openStore();
+    expect(again.ledger.item('A')!.onHand).toBe(180);
+    for (let i = 0; i < 60; i++) expect(again.ledger.tx(`x${i}`)).toMatchObject({ status: 'aborted' });
+  });
+
   it('compaction under concurrent load keeps every op', async () => {
     const s = await openStore({ compactEvery: 7 });
     const n = 100;
