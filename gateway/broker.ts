@@ -311,7 +311,10 @@ export class Broker {
             this.handlerFailures++;
             this.log.error({ err: (err as Error).message, topic: packet.topic }, 'handler failed');
           }
-          cb();
+          // Not synchronously: with a backlog in aedes' router (more than its 100 deliveries at
+          // once), each callback starts the next queued message inside this one, and a backlog of
+          // thousands overflowed the stack (test/integration/brokerBackpressure.test.ts).
+          process.nextTick(cb);
         },
         resolve,
       ),
