@@ -1,5 +1,5 @@
 /**
- * Identities for the bench, many and fast. scrypt costs ~50 ms per identity, so one identity is
+ * Identities for the bench, many and fast. Provisioning costs a scrypt per identity, so one identity is
  * provisioned through the real CredentialStore and the others get a copy of its salt and hash (all
  * share one password): the file stays in the store's own format and the gateway verifies each name
  * with a real scrypt on its first connection, as it would in production. Bench data only: never
