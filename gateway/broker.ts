@@ -53,6 +53,7 @@ import {
   type PacketParser,
   TokenBucket,
 } from './limits.ts';
+import { memoryPersistence } from './retainedIndex.ts';
 import type { TlsMaterial } from './tls.ts';
 
 export interface BrokerTls {
@@ -165,6 +166,7 @@ export class Broker {
     const { credentials } = this.opts;
     const limits = this.limits;
     const aedes = await Aedes.createBroker({
+      persistence: memoryPersistence(),
       maxClientsIdLength: 128,
       // Contract topics have at most 6 levels; deeper junk is refused before it reaches the router.
       maxTopicLevels: 16,
