@@ -1,8 +1,8 @@
 /**
  * Makes the terminal's ledger durable: an append-only JSONL log of ops plus a snapshot.
  *
- * Group commit: ops applied while a write is in flight are written together, so a burst of
- * commands costs one durable (O_DSYNC) write, not one per command. `apply()` resolves only once the op
+ * Group commit: ops applied while a write is in flight are written and synced together, so a
+ * burst of commands costs one fdatasync, not one per command. `apply()` resolves only once the op
  * is on disk; a terminal replies to the gateway after that, never before.
  *
  * Every log line carries the ledger seq the op produced; replay skips lines the snapshot already
@@ -10,7 +10,6 @@
  */
 import {
   closeSync,
-  constants,
   existsSync,
   fsyncSync,
   mkdirSync,
@@ -25,7 +24,7 @@ import { Ledger, type LedgerOp, type LedgerResult, type LedgerSnapshot } from '.
 
 export interface LedgerStoreOptions {
   dir: string;
-  /** Each group written durably, O_DSYNC (survives power loss), or only written (a process crash). */
+  /** fdatasync after each group (survives power loss) or only write (survives a process crash). */
   sync?: boolean;
   /**
    * Compact the log into a snapshot after this many lines, or after as many lines as the snapshot
@@ -82,15 +81,7 @@ export class LedgerStore {
     store.writeSnapshot(Date.now());
     // Append mode: after compaction truncates the log, writes must land at offset 0 again, not at
     // the old offset (which would leave a run of NUL bytes that recovery reads as corruption).
-    // With sync, O_DSYNC: each group's write returns once it is on disk, one call on libuv's pool
-    // instead of a write and an fdatasync (each such call cost the host's event loop ~50 µs here,
-    // a third of a terminal host's CPU under load).
-    const { O_WRONLY, O_APPEND, O_CREAT, O_DSYNC } = constants;
-    store.log = await open(
-      join(opts.dir, 'ledger.jsonl'),
-      opts.sync ? O_WRONLY | O_APPEND | O_CREAT | O_DSYNC : 'a',
-      0o644,
-    );
+    store.log = await open(join(opts.dir, 'ledger.jsonl'), 'a');
     await store.log.truncate(0);
     return store;
   }
@@ -148,8 +139,8 @@ export class LedgerStore {
       try {
         const log = this.log;
         if (!log) throw new Error('ledger store is closed');
-        // Durable when it returns if sync (O_DSYNC).
         await log.write(batch.map((b) => b.line).join(''));
+        if (this.opts.sync) await log.datasync();
         this.logLines += batch.length;
         for (const b of batch) b.resolve();
       } catch (err) {
