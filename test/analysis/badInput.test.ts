@@ -201,7 +201,7 @@ describe('the CLI on bad input: exit 1 and one line, never a stack trace', () =>
   }, 60_000);
 
   const oneLine = (r: Run, pattern: RegExp) => {
-    expect(r.code).toBe(1);
+    expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr.endsWith('\n')).toBe(true);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);

@@ -92,7 +92,7 @@ afterAll(async () => {
 describe('stockgate analyze', () => {
   it('writes index.html and figures.json to <data>/reports/<timestamp> and to <data>/reports/latest', () => {
     expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
+    expect(run.status).toBe(0);
     const reports = readdirSync(join(data, 'reports'));
     expect(reports).toContain('latest');
     const stamped = reports.filter((d) => /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ$/.test(d));

@@ -2,47 +2,16 @@
  * Smoke test of `stockgate bench --quick`: it runs every phase on small workloads and writes a
  * result file of the documented shape. No figure is asserted: performance lives in the bench.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BenchResult } from '../../bench/run.ts';
+import { stockgate } from '../helpers/run.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/stockgate.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 const out = mkdtempSync(join(tmpdir(), 'stockgate-bench-test-'));
 
 afterAll(() => rmSync(out, { recursive: true, force: true }));
-
-function run(
-  args: string[],
-  timeoutMs: number,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], {
-      env: { ...process.env, STOCKGATE_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`bench --quick did not finish in ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const latency = {
   count: expect.any(Number),
@@ -53,8 +22,11 @@ const latency = {
 
 describe('npm run bench -- --quick', () => {
   it('runs every phase and writes <out>/<timestamp>.json and latest.json', { timeout: 180_000 }, async () => {
-    const { code, stdout, stderr } = await run(['bench', '--quick', '--out', out], 170_000);
-    expect(code, stderr).toBe(0);
+    const { status, stdout, stderr } = await stockgate(['bench', '--quick', '--out', out], {
+      env: { ...process.env, STOCKGATE_LOG_LEVEL: 'warn' },
+      timeoutMs: 170_000,
+    });
+    expect(status, stderr).toBe(0);
     expect(stdout).toContain('max sustainable orders/s');
     expect(stdout).toContain('raw QoS1 round trips/s, aedes');
 

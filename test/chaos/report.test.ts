@@ -26,7 +26,7 @@ describe('the report of a real chaos run', () => {
     try {
       expect(run.code, run.out).toBe(0);
       const analysis = await runAnalyze(['--data', dataDir, '--history', join(dataDir, 'history.jsonl')]);
-      expect(analysis.code, analysis.stderr).toBe(0);
+      expect(analysis.status, analysis.stderr).toBe(0);
       expect(analysis.stdout).toMatch(/verdict\s+all invariants hold/);
       const context = await chromium.launchPersistentContext(join(dataDir, 'chromium-profile'), {
         executablePath: '/usr/bin/chromium',

@@ -16,45 +16,19 @@ import { Gateway } from '../../gateway/gateway.ts';
 import { connectMqttAsync } from '../../lib/mqtt.ts';
 import { until } from '../../lib/wait.ts';
 import { type TerminalState, Topics } from '../../protocol/index.ts';
+import { type RunResult, stockgate as runStockgate } from '../helpers/run.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'stockgate-terminal-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const ENV = { ...process.env, STOCKGATE_LOG_LEVEL: 'warn', STOCKGATE_DATA_DIR: dir };
 
-interface Run {
-  code: number | null;
-  stderr: string;
-  stdout: string;
-}
-
-function stockgate(args: string[], timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'bin/stockgate.ts', ...args], {
-      env: ENV,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    proc.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`stockgate ${args.join(' ')} did not exit in ${timeoutMs} ms:\n${stderr}`));
-    }, timeoutMs);
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function stockgate(args: string[], timeoutMs = 30_000): Promise<RunResult> {
+  return runStockgate(args, { env: ENV, timeoutMs });
 }
 
 /** The error lines (`stockgate: ...`) of a run. */
-const errors = (r: Run) => r.stderr.split('\n').filter((l) => l.startsWith('stockgate:'));
+const errors = (r: RunResult) => r.stderr.split('\n').filter((l) => l.startsWith('stockgate:'));
 
 /** A firmware that runs but never speaks: `rjmp .-2` at address 0. */
 const SILENT_HEX = ':02000000FFCF30\n:00000001FF\n';
@@ -113,20 +87,20 @@ describe('stockgate terminal: bad boards', () => {
             ])
           : null,
       ]);
-      expect(noPort.code).toBe(1);
+      expect(noPort.status).toBe(1);
       expect(errors(noPort)).toEqual([
         expect.stringMatching(/^stockgate: cannot open serial port \/dev\/ttyStockgateNope0: no such device/),
       ]);
-      expect(noAnswer.code).toBe(1);
+      expect(noAnswer.status).toBe(1);
       expect(errors(noAnswer)).toEqual([
         expect.stringMatching(/^stockgate: board did not answer the Firmata handshake within 1500 ms/),
       ]);
-      expect(badHex.code).toBe(1);
+      expect(badHex.status).toBe(1);
       expect(errors(badHex)).toEqual([
         expect.stringMatching(/^stockgate: corrupt\.hex line 7: checksum mismatch/),
       ]);
       if (ptyRun) {
-        expect(ptyRun.code).toBe(1);
+        expect(ptyRun.status).toBe(1);
         expect(errors(ptyRun)).toEqual([
           expect.stringMatching(/^stockgate: board did not answer the Firmata handshake within 1000 ms/),
         ]);
@@ -240,11 +214,11 @@ describe('stockgate flash', () => {
       stockgate(['flash', '--board', 'uno', '--port', '/dev/ttyStockgateNope0']),
       stockgate(['flash', '--board', 'uno', '--dry-run']),
     ]);
-    expect(nope.code).toBe(1);
+    expect(nope.status).toBe(1);
     expect(errors(nope)).toEqual([
       expect.stringMatching(/^stockgate: cannot open serial port \/dev\/ttyStockgateNope0: no such device/),
     ]);
-    expect(dry.code).toBe(0);
+    expect(dry.status).toBe(0);
     expect(dry.stderr).toMatch(/100% verifying 96\/96 pages/);
     expect(dry.stderr).toMatch(/100% done/);
     expect(dry.stderr).toMatch(/flashed \d+ bytes \(96 pages\) of StandardFirmata\.cpp\.hex .* verified/);

@@ -1,26 +1,8 @@
 /** Debian's mosquitto clients, an MQTT implementation independent of ours, drive the gateway. */
 import { spawn, spawnSync } from 'node:child_process';
 
-/** Runs a command without blocking the event loop (the broker under test lives in this process). */
-function run(
-  cmd: string,
-  args: string[],
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('exit', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../helpers/run.ts';
 import { PASSWORD, TestSystem } from '../helpers/system.ts';
 
 let sys: TestSystem;

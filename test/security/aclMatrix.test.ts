@@ -11,8 +11,9 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectMqtt, connectMqttAsync } from '../../lib/mqtt.ts';
 import { until } from '../../lib/wait.ts';
+import { run } from '../helpers/run.ts';
 import { PASSWORD, TestSystem } from '../helpers/system.ts';
-import { emitter, nextSecurity, run, subscribeCodes, Tap } from './helpers.ts';
+import { emitter, nextSecurity, subscribeCodes, Tap } from './helpers.ts';
 
 let sys: TestSystem;
 let tap: Tap;

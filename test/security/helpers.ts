@@ -4,12 +4,12 @@
  * routes, waiting for security events, and a raw MQTT 3.1.1 client on a real socket that can send
  * any bytes at all.
  */
-import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { SecurityEvent } from '../../gateway/auth/events.ts';
 import type { Gateway } from '../../gateway/gateway.ts';
 import { until } from '../../lib/wait.ts';
+import { type RunResult, stockgate } from '../helpers/run.ts';
 
 /**
  * The fuzzers' seed and budget: STOCKGATE_FUZZ_SEED (default: random) and STOCKGATE_FUZZ_RUNS
@@ -22,35 +22,9 @@ export function fuzzBudget(name: string, ciRuns: number): { seed: number; runs: 
   return { seed, runs };
 }
 
-export interface RunResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command asynchronously (never spawnSync: the broker must keep serving meanwhile). */
-export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
 /** `stockgate <args>` as a separate process, as a user would run it. */
 export function cli(args: string[]): Promise<RunResult> {
-  return run(process.execPath, ['--import', 'tsx', 'bin/stockgate.ts', ...args], {
-    ...process.env,
-    STOCKGATE_LOG_LEVEL: 'silent',
-  });
+  return stockgate(args, { env: { ...process.env, STOCKGATE_LOG_LEVEL: 'silent' } });
 }
 
 /** Every message the broker routes under `filter`, as the gateway itself sees it. */

@@ -13,8 +13,8 @@ import { CredentialStore } from '../../gateway/auth/credentials.ts';
 import { credentialStorePath } from '../../gateway/auth/demo.ts';
 import { Gateway } from '../../gateway/gateway.ts';
 import { ensureTls } from '../../gateway/tls.ts';
+import { run } from '../helpers/run.ts';
 import { PASSWORD, TestSystem } from '../helpers/system.ts';
-import { run } from './helpers.ts';
 
 let sys: TestSystem;
 let ca: string;
