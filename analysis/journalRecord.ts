@@ -1,61 +1,16 @@
 /**
- * The journal records as the analysis reads them: the same shape the gateway writes
- * (gateway/journal/journal.ts, table `records(seq, at, type, body)`), restated here because the
- * analysis reads the gateway's files and never imports its internals. test/analysis checks at
- * compile time that the two types stay the same.
+ * The journal records as the analysis reads them: the format the gateway writes, defined once in
+ * protocol/journal.ts (table `records(seq, at, type, body)`).
  *
  * `validateRecord` is hand-written (not zod): it runs once per record, millions of times on a big
  * journal, and must never throw.
  */
-import type { OrderState } from '../protocol/index.ts';
+import type { AllocationEntry, Decision, JournalRecord, OrderLine } from '../protocol/index.ts';
 
-export interface Alloc {
-  terminal: string;
-  sku: string;
-  qty: number;
-}
-export interface Line {
-  sku: string;
-  qty: number;
-}
-export type Decision = 'commit' | 'abort' | 'release';
-
-export type Rec =
-  | { type: 'accepted'; at: number; cid: string; orderId: string; lines: Line[] }
-  | {
-      type: 'state';
-      at: number;
-      cid: string;
-      orderId: string;
-      state: Exclude<OrderState, 'accepted'>;
-      reason?: string;
-      allocation?: Alloc[];
-      tx?: string;
-    }
-  | { type: 'tx'; at: number; cid: string; orderId: string; tx: string; allocation: Alloc[] }
-  | { type: 'decision'; at: number; cid: string; orderId: string; tx: string; decision: Decision }
-  | { type: 'tx_done'; at: number; tx: string }
-  | {
-      type: 'picked';
-      at: number;
-      cid: string;
-      orderId: string;
-      tx: string;
-      terminal: string;
-      sku: string;
-      qty: number;
-    }
-  | {
-      type: 'terminal_event';
-      at: number;
-      terminal: string;
-      kind: 'restock' | 'count';
-      sku: string;
-      qty: number;
-      seq: number;
-    };
-
-export type RecType = Rec['type'];
+export type Rec = JournalRecord;
+export type Alloc = AllocationEntry;
+export type Line = OrderLine;
+export type { Decision };
 
 const STATES = new Set(['confirmed', 'fulfilled', 'rejected', 'failed', 'cancelled']);
 const DECISIONS = new Set(['commit', 'abort', 'release']);

@@ -6,50 +6,15 @@
  * `append()` resolves once the record is durable. Implementations group-commit: records appended
  * in the same turn of the event loop share one sync.
  */
-import type { AllocationEntry, OrderLine, OrderState } from '../../protocol/index.ts';
+import type {
+  AllocationEntry,
+  Decision,
+  JournalRecord,
+  OrderLine,
+  OrderState,
+} from '../../protocol/index.ts';
 
-export type Decision = 'commit' | 'abort' | 'release';
-
-export type JournalRecord =
-  | { type: 'accepted'; at: number; cid: string; orderId: string; lines: OrderLine[] }
-  | {
-      type: 'state';
-      at: number;
-      cid: string;
-      orderId: string;
-      state: Exclude<OrderState, 'accepted'>;
-      reason?: string;
-      allocation?: AllocationEntry[];
-      /** The committed transaction, from `confirmed` on. */
-      tx?: string;
-    }
-  /** A transaction began (prepare sent). Not awaited: presumed abort covers a lost one. */
-  | { type: 'tx'; at: number; cid: string; orderId: string; tx: string; allocation: AllocationEntry[] }
-  /** The decision for a transaction; a commit or release is durable before it is sent. */
-  | { type: 'decision'; at: number; cid: string; orderId: string; tx: string; decision: Decision }
-  /** Every participant acknowledged the decision. */
-  | { type: 'tx_done'; at: number; tx: string }
-  | {
-      type: 'picked';
-      at: number;
-      cid: string;
-      orderId: string;
-      tx: string;
-      terminal: string;
-      sku: string;
-      qty: number;
-    }
-  | {
-      type: 'terminal_event';
-      at: number;
-      terminal: string;
-      kind: 'restock' | 'count';
-      sku: string;
-      qty: number;
-      seq: number;
-    };
-
-export type JournalRecordType = JournalRecord['type'];
+export type { Decision, JournalRecord, JournalRecordType } from '../../protocol/index.ts';
 
 export interface OrderRow {
   cid: string;

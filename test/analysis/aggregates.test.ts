@@ -14,8 +14,8 @@ import { LogHistogram, robustZ, TimeBins, TopK } from '../../analysis/stats.ts';
 import type { JournalRecord } from '../../gateway/journal/journal.ts';
 import { buildHistory, buildRecords, T0, writeHistory, writeJournal } from './fixtures.ts';
 
-// The analysis restates the journal's record type (it must not import gateway internals): both
-// directions must hold, or this file stops compiling.
+// The analysis reads the records the gateway writes: one type (protocol/journal.ts) for both, and
+// this file stops compiling if either side drifts from it.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const sameShape: Same<Rec, JournalRecord> = true;
 
