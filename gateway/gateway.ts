@@ -142,70 +142,68 @@ export class Gateway {
     // Everything heard from a terminal crosses its link, and link faults apply to it.
     // The last state and inventory each terminal published, as sent: when a link fault ends, the
     // gateway reads them again, as a reconnecting subscriber gets the retained messages.
-    const lastRetained = new Map<string, { kind: 'state' | 'inventory'; topic: string; payload: Buffer }[]>();
-    const handlers = new Map<string, (topic: string, payload: Buffer) => void>();
+    const lastRetained = new Map<string, { state?: Buffer; inventory?: Buffer }>();
+    const handlers = new Map<string, (tid: string, payload: Buffer) => void>();
     const fromTerminal = (
       kind: 'state' | 'inventory' | 'reply' | 'inquiry' | 'events',
-      handle: (topic: string, payload: Buffer) => void,
+      handle: (tid: string, payload: Buffer) => void,
     ) => {
       handlers.set(kind, handle);
       return broker.subscribe(t.allTerminals(kind), (topic, payload) => {
         const parsed = t.parse(topic);
         if (parsed?.family !== 'terminal') return;
+        const tid = parsed.tid;
         if (kind === 'state' || kind === 'inventory') {
-          const kept = (lastRetained.get(parsed.tid) ?? []).filter((r) => r.kind !== kind);
-          lastRetained.set(parsed.tid, [...kept, { kind, topic, payload }]);
+          let last = lastRetained.get(tid);
+          if (!last) {
+            last = {};
+            lastRetained.set(tid, last);
+          }
+          last[kind] = payload;
         }
-        shaper.pass(parsed.tid, () => handle(topic, payload));
+        shaper.pass(tid, () => handle(tid, payload));
       });
     };
     shaper.on('healed', (tid) => {
-      for (const r of lastRetained.get(tid) ?? []) handlers.get(r.kind)?.(r.topic, r.payload);
+      const last = lastRetained.get(tid);
+      for (const kind of ['state', 'inventory'] as const) {
+        const payload = last?.[kind];
+        if (payload) handlers.get(kind)?.(tid, payload);
+      }
     });
-    await fromTerminal('state', (topic, payload) => {
-      const tid = t.parse(topic);
-      if (tid?.family !== 'terminal') return;
+    await fromTerminal('state', (tid, payload) => {
       const parsed = parsePayload(TerminalState, payload);
-      if (!parsed.ok) return this.log.warn({ topic, message: parsed.message }, 'refused terminal state');
-      const wasOnline = this.view.isOnline(tid.tid);
-      this.view.onState(tid.tid, parsed.value);
-      if (parsed.value.state === 'online') journal.rememberSkus(tid.tid, parsed.value.skus);
-      if (wasOnline !== this.view.isOnline(tid.tid))
-        this.bus.emit('terminal', { tid: tid.tid, online: this.view.isOnline(tid.tid) });
+      if (!parsed.ok) return this.log.warn({ tid, message: parsed.message }, 'refused terminal state');
+      const wasOnline = this.view.isOnline(tid);
+      this.view.onState(tid, parsed.value);
+      if (parsed.value.state === 'online') journal.rememberSkus(tid, parsed.value.skus);
+      if (wasOnline !== this.view.isOnline(tid))
+        this.bus.emit('terminal', { tid, online: this.view.isOnline(tid) });
     });
-    await fromTerminal('inventory', (topic, payload) => {
-      const tid = t.parse(topic);
-      if (tid?.family !== 'terminal') return;
+    await fromTerminal('inventory', (tid, payload) => {
       const parsed = parsePayload(Inventory, payload);
-      if (!parsed.ok) return this.log.warn({ topic, message: parsed.message }, 'refused inventory');
-      this.view.onInventory(tid.tid, parsed.value);
-      journal.rememberSkus(tid.tid, Object.keys(parsed.value.items));
-      this.bus.emit('inventory', { tid: tid.tid, items: this.view.stock(tid.tid) });
+      if (!parsed.ok) return this.log.warn({ tid, message: parsed.message }, 'refused inventory');
+      const added = this.view.onInventory(tid, parsed.value);
+      if (added.length > 0) journal.rememberSkus(tid, added);
+      this.bus.emit('inventory', { tid, items: this.view.stock(tid) });
     });
-    await fromTerminal('reply', (topic, payload) => {
-      const tid = t.parse(topic);
-      if (tid?.family === 'terminal') link.onReply(tid.tid, payload);
-    });
-    await fromTerminal('inquiry', (topic, payload) => {
-      const tid = t.parse(topic);
-      if (tid?.family !== 'terminal') return;
+    await fromTerminal('reply', (tid, payload) => link.onReply(tid, payload));
+    await fromTerminal('inquiry', (tid, payload) => {
       const parsed = parsePayload(Inquiry, payload);
-      if (!parsed.ok) return this.log.warn({ topic, message: parsed.message }, 'refused inquiry');
-      coordinator.onInquiry(tid.tid, parsed.value);
+      if (!parsed.ok) return this.log.warn({ tid, message: parsed.message }, 'refused inquiry');
+      coordinator.onInquiry(tid, parsed.value);
     });
-    await fromTerminal('events', (topic, payload) => {
-      const tid = t.parse(topic);
-      if (tid?.family !== 'terminal') return;
+    await fromTerminal('events', (tid, payload) => {
       const parsed = parsePayload(TerminalEvent, payload);
-      if (!parsed.ok) return this.log.warn({ topic, message: parsed.message }, 'refused terminal event');
+      if (!parsed.ok) return this.log.warn({ tid, message: parsed.message }, 'refused terminal event');
       const e = parsed.value;
-      if (e.kind === 'picked') coordinator.onPicked(tid.tid, e);
+      if (e.kind === 'picked') coordinator.onPicked(tid, e);
       else if (e.sku !== undefined && e.qty !== undefined) {
         journal
           .append({
             type: 'terminal_event',
             at: Date.now(),
-            terminal: tid.tid,
+            terminal: tid,
             kind: e.kind,
             sku: e.sku,
             qty: e.qty,

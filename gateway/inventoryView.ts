@@ -37,12 +37,14 @@ export class InventoryView {
     }
   }
 
-  onInventory(tid: string, inventory: Inventory): void {
+  /** Takes a terminal's inventory; returns the SKUs its previous one did not list (usually none). */
+  onInventory(tid: string, inventory: Inventory): string[] {
     const t = this.terminal(tid);
+    const added: string[] = [];
     // A late (reordered or duplicated) inventory never overwrites a newer one. The seq is the
     // terminal ledger's, durable and increasing; a reset only happens with a fresh ledger, which
     // announces itself with an `online` state first.
-    if (inventory.seq < t.seq && !t.acceptAnySeq) return;
+    if (inventory.seq < t.seq && !t.acceptAnySeq) return added;
     t.acceptAnySeq = false;
     t.seq = inventory.seq;
     // Called for every inventory publish (50 items or more each): no copies, only the differences.
@@ -53,6 +55,7 @@ export class InventoryView {
       if (!Object.hasOwn(after, sku)) continue;
       t.skus.add(sku);
       if (Object.hasOwn(before, sku)) continue;
+      added.push(sku);
       let holders = this.bySku.get(sku);
       if (!holders) {
         holders = new Set();
@@ -64,6 +67,7 @@ export class InventoryView {
     for (const [tx, hold] of t.holds) {
       if (hold.settleAtSeq !== undefined && hold.settleAtSeq <= t.seq) t.holds.delete(tx);
     }
+    return added;
   }
 
   hold(tid: string, tx: string, lines: OrderLine[]): void {
