@@ -12,18 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Verdict } from '../../analysis/checker/verdict.ts';
 import { INVARIANTS } from '../../analysis/checker/verdict.ts';
 import type { Figures } from '../../analysis/figures.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.ts';
 import { type Run, runAnalyze } from './cli.ts';
 import { buildHistory, buildRecords, writeHistory, writeJournal } from './fixtures.ts';
-
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 const VERDICT: Verdict = {
   ok: false,
@@ -71,9 +62,9 @@ beforeAll(async () => {
       join(dir, 'verdict.json'),
     ]),
     chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
-      executablePath: '/usr/bin/chromium',
+      executablePath: CHROMIUM,
       headless: true,
-      args: CHROMIUM_FLAGS,
+      args: CHROMIUM_ARGS,
     }),
   ]);
   context.on('request', (r) => requests.push(r.url()));

@@ -5,17 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { runAnalyze } from '../analysis/cli.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.ts';
 import { runChaosCli } from './run.ts';
-
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 describe('the report of a real chaos run', () => {
   it('is written from the run, passes the checker, and opens offline with marks in every plot', async () => {
@@ -29,9 +20,9 @@ describe('the report of a real chaos run', () => {
       expect(analysis.status, analysis.stderr).toBe(0);
       expect(analysis.stdout).toMatch(/verdict\s+all invariants hold/);
       const context = await chromium.launchPersistentContext(join(dataDir, 'chromium-profile'), {
-        executablePath: '/usr/bin/chromium',
+        executablePath: CHROMIUM,
         headless: true,
-        args: FLAGS,
+        args: CHROMIUM_ARGS,
       });
       try {
         const errors: string[] = [];

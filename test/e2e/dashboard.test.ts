@@ -21,9 +21,9 @@ import {
   StatsSummary,
   StatsTerminal,
 } from '../../protocol/index.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.ts';
 import { PASSWORD, TestSystem } from '../helpers/system.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const LAUNCHER = fileURLToPath(new URL('../../flows/launch.ts', import.meta.url));
 
@@ -128,15 +128,7 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
+    args: CHROMIUM_ARGS,
   });
   ctx = await browser.newContext({
     httpCredentials: { username: 'operator', password: PASSWORD },
