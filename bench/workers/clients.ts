@@ -61,6 +61,21 @@ interface Storm {
 }
 let currentStorm: Storm | null = null;
 
+/** A new storm of `total` connections, from now on the current one. */
+function startStorm(total: number): Storm {
+  currentStorm = {
+    t0: performance.now(),
+    total,
+    connected: 0,
+    failed: 0,
+    errors: {},
+    times: [],
+    lost: [],
+    pending: new Set(),
+  };
+  return currentStorm;
+}
+
 /** One idle connection: connected and subscribed, or failed (it is not reconnected by mqtt.js). */
 function openIdle(storm: Storm, spec: IdleSpec): void {
   const { cred } = spec;
@@ -358,17 +373,7 @@ serve(
      * All are started at once (a connect storm); `idleStatus` follows them.
      */
     idleStart(a: { url: string; identities: Cred[]; perIdentity: number; runId: string; offset: number }) {
-      const storm: Storm = {
-        t0: performance.now(),
-        total: 0,
-        connected: 0,
-        failed: 0,
-        errors: {},
-        times: [],
-        lost: [],
-        pending: new Set(),
-      };
-      currentStorm = storm;
+      const storm = startStorm(0);
       const specs = a.identities.flatMap((cred) =>
         Array.from({ length: a.perIdentity }, (_, j) => ({
           url: a.url,
@@ -388,17 +393,7 @@ serve(
       const previous = currentStorm;
       if (previous) previous.abandoned = true;
       const specs = [...(previous?.lost ?? [])];
-      const storm: Storm = {
-        t0: performance.now(),
-        total: specs.length,
-        connected: 0,
-        failed: 0,
-        errors: {},
-        times: [],
-        lost: [],
-        pending: new Set(),
-      };
-      currentStorm = storm;
+      const storm = startStorm(specs.length);
       void (async () => {
         for (let i = 0; i < specs.length; i += batch) {
           const part = specs.slice(i, i + batch);

@@ -216,27 +216,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         params,
       });
       publishFault(observer, f.target, f.payload);
-      if (f.target === 'gateway') {
-        gateway.once('ready', () =>
-          history.push({
-            ...stamp(),
-            type: 'stop',
-            process: 'nemesis',
-            target: f.target,
-            kind: String(kind),
-          }),
-        );
-      } else {
-        later(f.durationMs, () =>
-          history.push({
-            ...stamp(),
-            type: 'stop',
-            process: 'nemesis',
-            target: f.target,
-            kind: String(kind),
-          }),
-        );
-      }
+      const stop = () =>
+        history.push({ ...stamp(), type: 'stop', process: 'nemesis', target: f.target, kind: String(kind) });
+      // A gateway crash ends when the gateway is back; any other fault after its duration.
+      if (f.target === 'gateway') gateway.once('ready', stop);
+      else later(f.durationMs, stop);
     });
   }
   const progress = setInterval(() => {
