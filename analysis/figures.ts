@@ -29,8 +29,8 @@ export interface ThroughputBin {
   finalP99: number | null;
 }
 
-export interface TerminalRow {
-  terminal: string;
+/** What the journal says happened at one terminal. */
+export interface TerminalCounts {
   /** transactions that involved it (prepare sent) */
   txs: number;
   committed: number;
@@ -43,6 +43,10 @@ export interface TerminalRow {
   /** decided but never acknowledged by every participant */
   unacknowledged: number;
   picks: number;
+}
+
+export interface TerminalRow extends TerminalCounts {
+  terminal: string;
   successRate: number;
   abortRate: number;
   timeoutRate: number;

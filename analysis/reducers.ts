@@ -2,7 +2,7 @@
  * The reduce side: each reducer folds the mapper's events (mapper.ts) into one figure, in memory
  * bounded by the number of terminals, SKUs, time bins and the few orders it keeps.
  */
-import type { Anomaly, Outlier, StockPoint, TerminalRow, ThroughputBin } from './figures.ts';
+import type { Anomaly, Outlier, StockPoint, TerminalCounts, TerminalRow, ThroughputBin } from './figures.ts';
 import type { MappedEvent, OpenOrder } from './mapper.ts';
 import { Latency, LogHistogram, robustZ, TimeBins, TopK } from './stats.ts';
 
@@ -166,17 +166,6 @@ export class LatencyReducer implements Reducer {
 }
 
 // ---------- per terminal: success, abort, timeout rates; outliers
-
-interface TerminalCounts {
-  txs: number;
-  committed: number;
-  aborted: number;
-  timeouts: number;
-  released: number;
-  undecided: number;
-  unacknowledged: number;
-  picks: number;
-}
 
 export class TerminalsReducer implements Reducer {
   private readonly stats = new Map<string, TerminalCounts>();
