@@ -10,7 +10,7 @@
 import type { EventEmitter } from 'node:events';
 import five from 'johnny-five';
 import { EmulatedBoard } from '../firmware/boards/emulated/index.ts';
-import { connectBoard, firmwareLabel, type J5Board } from '../firmware/boards/firmata.ts';
+import { connectBoard, firmwareLabel, type J5Board, pinmapLcd } from '../firmware/boards/firmata.ts';
 import { closeSerialPort, openSerialPort } from '../firmware/boards/serial.ts';
 import { BUTTON_NAMES, LED_NAMES, pinLabel, pinmap } from './pinmap.ts';
 
@@ -41,13 +41,7 @@ async function main(argv: string[]): Promise<void> {
   }
   log(`ready: ${firmwareLabel(board)}`);
 
-  const lcd = new five.LCD({
-    controller: pinmap.lcd.controller,
-    address: pinmap.lcd.address,
-    rows: pinmap.lcd.rows,
-    cols: pinmap.lcd.cols,
-    board,
-  } as five.LCDI2COption);
+  const lcd = pinmapLcd(board);
   lcd.clear().cursor(0, 0).print('stockgate check');
   lcd.cursor(1, 0).print('press buttons');
   log(`LCD at 0x${pinmap.lcd.address.toString(16)}: should read "stockgate check / press buttons"`);

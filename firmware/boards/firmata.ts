@@ -9,6 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import five from 'johnny-five';
+import { type PinMap, pinmap } from '../../hardware/pinmap.ts';
 
 /** What firmata-io needs from a transport. */
 export interface FirmataTransport {
@@ -154,4 +155,15 @@ export function firmwareLabel(board: J5Board): string {
   const fw = board.io.firmware;
   const name = fw.name ?? 'unknown';
   return fw.version ? `${name} ${fw.version.major}.${fw.version.minor}` : name;
+}
+
+/** The panel's I2C LCD (PCF8574 backpack), as the pin map wires it. */
+export function pinmapLcd(board: J5Board, pins: PinMap = pinmap): five.LCD {
+  return new five.LCD({
+    controller: pins.lcd.controller,
+    address: pins.lcd.address,
+    rows: pins.lcd.rows,
+    cols: pins.lcd.cols,
+    board,
+  } as five.LCDI2COption);
 }

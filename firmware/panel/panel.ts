@@ -17,7 +17,7 @@ import {
   type LedName,
   type PinMap,
 } from '../../hardware/pinmap.ts';
-import type { J5Board } from '../boards/firmata.ts';
+import { type J5Board, pinmapLcd } from '../boards/firmata.ts';
 import type { Terminal } from '../terminal.ts';
 import {
   type Connection,
@@ -145,13 +145,7 @@ export class Panel extends EventEmitter<PanelEvents> {
       this.leds.set(name, led);
       this.ledShown.set(name, false);
     }
-    this.lcd = new five.LCD({
-      controller: pins.lcd.controller,
-      address: pins.lcd.address,
-      rows: pins.lcd.rows,
-      cols: pins.lcd.cols,
-      board,
-    } as five.LCDI2COption) as unknown as LcdLike;
+    this.lcd = pinmapLcd(board, pins) as unknown as LcdLike;
     for (let r = 0; r < pins.lcd.rows; r++) this.shown[r] = ' '.repeat(pins.lcd.cols);
     const knobThreshold = this.opts.knobThreshold ?? 4;
     const sensor = new five.Sensor({ pin: pins.analog.count.pin, board, freq: this.opts.knobMs ?? 100 });

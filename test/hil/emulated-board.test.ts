@@ -6,7 +6,7 @@ import type { EventEmitter } from 'node:events';
 import five from 'johnny-five';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmulatedBoard } from '../../firmware/boards/emulated/index.ts';
-import { connectBoard, firmwareLabel, type J5Board } from '../../firmware/boards/firmata.ts';
+import { connectBoard, firmwareLabel, type J5Board, pinmapLcd } from '../../firmware/boards/firmata.ts';
 import { pinmap } from '../../hardware/pinmap.ts';
 
 /** Resolve with the first event `event` on `emitter` for which `accept` returns true. */
@@ -86,13 +86,7 @@ describe('emulated Uno running StandardFirmata', () => {
   });
 
   it('shows what an I2C LCD prints in lcdLines()', async () => {
-    const lcd = new five.LCD({
-      controller: pinmap.lcd.controller,
-      address: pinmap.lcd.address,
-      rows: pinmap.lcd.rows,
-      cols: pinmap.lcd.cols,
-      board,
-    } as five.LCDI2COption);
+    const lcd = pinmapLcd(board);
     lcd.print('t01 online');
     await emu.waitForLcd('t01 online', 5000);
     expect(emu.lcdLines()[0]).toBe('t01 online'.padEnd(16));
