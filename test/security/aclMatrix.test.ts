@@ -249,8 +249,11 @@ describe('ACL matrix with mosquitto_pub and mosquitto_sub', () => {
     'mosquitto_pub as $who on $topic (retain $retain) -> $allowed',
     async ({ who, topic, allowed, retain }) => {
       const payload = probe();
+      // Captured now: `seq` moves on while other rows run, and two rows sharing a clientId would
+      // take each other's connection over.
+      const id = seq;
       const r = await run('mosquitto_pub', [
-        ...args(who, `mp${seq}`),
+        ...args(who, `mp${id}`),
         '-t',
         topic,
         '-m',
@@ -261,7 +264,7 @@ describe('ACL matrix with mosquitto_pub and mosquitto_sub', () => {
         expect(r.status, r.stderr).toBe(0);
         await tap.wait(topic, payload);
         if (retain) {
-          const clear = await run('mosquitto_pub', [...args(who, `mc${seq}`), '-t', topic, '-n', '-r']);
+          const clear = await run('mosquitto_pub', [...args(who, `mc${id}`), '-t', topic, '-n', '-r']);
           expect(clear.status).toBe(0);
         }
       } else {
