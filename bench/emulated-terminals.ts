@@ -65,6 +65,7 @@ async function main(): Promise<void> {
     args: ['gateway', '--mqtt-port', '0', '--ws-port', '0', '--http-port', '0'],
     env,
     logFile: join(dir, 'logs', 'gateway.log'),
+    prebuilt: true,
   });
   const ready = await gateway.start();
   const url = `mqtt://127.0.0.1:${(ready.ports as { mqtt: number }).mqtt}`;

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { prebuiltCli } from './prebuilt.ts';
 
 const BIN = fileURLToPath(new URL('../bin/stockgate.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -21,6 +22,11 @@ export interface ChildSpec {
   logFile: string;
   /** Restart when it dies without being asked to stop. */
   restart?: boolean;
+  /**
+   * Run bin/stockgate.ts from its prebuilt bundle (lib/prebuilt.ts) instead of under tsx: starts
+   * in half the time. Only for the gateway command.
+   */
+  prebuilt?: boolean;
 }
 
 export class SupervisedChild extends EventEmitter<{
@@ -41,10 +47,14 @@ export class SupervisedChild extends EventEmitter<{
   }
 
   /** Starts the child and resolves with what it announced when ready. */
-  start(timeoutMs = 60_000): Promise<Record<string, unknown>> {
+  async start(timeoutMs = 60_000): Promise<Record<string, unknown>> {
+    const argv = this.spec.prebuilt
+      ? ['--enable-source-maps', await prebuiltCli()]
+      : ['--import', TSX, this.spec.script ?? BIN];
+    if (this.stopping) throw new Error(`${this.spec.name} was stopped before it started`);
     mkdirSync(dirname(this.spec.logFile), { recursive: true });
     const log = openSync(this.spec.logFile, 'a');
-    const proc = spawn(process.execPath, ['--import', TSX, this.spec.script ?? BIN, ...this.spec.args], {
+    const proc = spawn(process.execPath, [...argv, ...this.spec.args], {
       stdio: ['ignore', log, log, 'ipc'],
       detached: true,
       env: { ...process.env, ...this.spec.env, STOCKGATE_LOG_FILE: this.spec.logFile },

@@ -6,10 +6,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../lib/ports.ts';
+import { prebuiltCli } from '../../lib/prebuilt.ts';
 import { skuName } from '../../sim/layout.ts';
 import { type BenchContext, sleep, startWorker, workerScript } from './context.ts';
 import { type Cred, creds, names, provisionMany } from './identities.ts';
-import { STOCKGATE_BIN, type Worker } from './worker.ts';
+import type { Worker } from './worker.ts';
 
 export interface SystemSpec {
   name: string;
@@ -93,11 +94,13 @@ export class BenchSystem {
   async startGateway(): Promise<number> {
     const t0 = performance.now();
     this.gatewayStarts++;
+    // From the prebuilt bundle, as `stockgate start` runs it: the recovery phase restarts it.
     this.gateway = await startWorker(this.ctx, {
       name: `${this.spec.name}-gateway`,
-      script: STOCKGATE_BIN,
+      script: await prebuiltCli(),
+      javascript: true,
       args: ['gateway'],
-      nodeFlags: this.spec.gatewayFlags ?? [],
+      nodeFlags: ['--enable-source-maps', ...(this.spec.gatewayFlags ?? [])],
       env: {
         STOCKGATE_DATA_DIR: this.dataDir,
         STOCKGATE_MQTT_PORT: String(this.ports.mqtt),

@@ -7,10 +7,8 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 const TSX = import.meta.resolve('tsx');
-export const STOCKGATE_BIN = fileURLToPath(new URL('../../bin/stockgate.ts', import.meta.url));
 
 export interface WorkerSpec {
   name: string;
@@ -19,6 +17,8 @@ export interface WorkerSpec {
   env?: Record<string, string>;
   /** Node flags before the script (e.g. --cpu-prof). */
   nodeFlags?: string[];
+  /** The script is JavaScript (a prebuilt bundle): run it without tsx. */
+  javascript?: boolean;
   logFile: string;
   readyTimeoutMs?: number;
 }
@@ -66,7 +66,7 @@ export class Worker {
     const log = openSync(spec.logFile, 'a');
     const proc = fork(spec.script, spec.args ?? [], {
       execPath: process.execPath,
-      execArgv: [...(spec.nodeFlags ?? []), '--import', TSX],
+      execArgv: [...(spec.nodeFlags ?? []), ...(spec.javascript ? [] : ['--import', TSX])],
       stdio: ['ignore', log, log, 'ipc'],
       env: { ...process.env, ...spec.env, STOCKGATE_LOG_FILE: spec.logFile },
     });

@@ -64,6 +64,7 @@ export function startCommand(program: Command): void {
         args: ['gateway'],
         env,
         logFile: join(logs, 'gateway.log'),
+        prebuilt: true,
         restart: true,
       });
       const terminals = new SupervisedChild({

@@ -91,6 +91,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     args: ['gateway'],
     env,
     logFile: join(opts.dataDir, 'logs', 'gateway.log'),
+    prebuilt: true,
     restart: true,
   });
   let gatewayUp = false;
