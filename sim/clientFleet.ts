@@ -313,6 +313,9 @@ export class ClientFleet extends EventEmitter<{
     const every = this.opts.resendMs ?? 2000;
     const queryAfter = this.opts.queryAfterMs ?? 5000;
     for (const o of this.orders.values()) {
+      // While the connection is down mqtt.js queues what is sent and sends it all on reconnect:
+      // re-sending meanwhile only adds copies to that backlog.
+      if (!this.conns[o.conn]!.client.connected) continue;
       if (o.state !== undefined) {
         // Known but not final, and silent for a while: a status may have been lost. Ask.
         const wait = Math.min(queryAfter * 2 ** o.queries, 60_000);
