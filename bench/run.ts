@@ -32,6 +32,7 @@ export interface BenchOptions {
   seed: number;
   keep?: boolean;
   profileRate?: number;
+  recoveryRate?: number;
   log?: (line: string) => void;
 }
 
@@ -160,11 +161,13 @@ export async function runBench(opts: BenchOptions): Promise<{ result: BenchResul
           };
         });
         await attempt('recovery', async () => {
-          const rate = result.orders?.maxSustainedPerS
-            ? Math.max(10, Math.round(result.orders.maxSustainedPerS / 2))
-            : ctx.quick
-              ? 10
-              : 100;
+          const rate =
+            opts.recoveryRate ??
+            (result.orders?.maxSustainedPerS
+              ? Math.max(10, Math.round(result.orders.maxSustainedPerS / 2))
+              : ctx.quick
+                ? 10
+                : 100);
           result.recovery = await runRecovery(ctx, system, rate);
         });
         await system.stop().catch((err: Error) => log(`stopping the order system: ${err.message}`));
@@ -207,6 +210,7 @@ function commandLine(opts: BenchOptions): string {
         ? ['--profile']
         : [`--only ${opts.phases.join(',')}`]),
     ...(opts.profileRate !== undefined ? [`--profile-rate ${opts.profileRate}`] : []),
+    ...(opts.recoveryRate !== undefined ? [`--recovery-rate ${opts.recoveryRate}`] : []),
     ...(opts.seed !== DEFAULT_SEED ? [`--seed ${opts.seed}`] : []),
   ];
   return args.length > 0 ? `npm run bench -- ${args.join(' ')}` : 'npm run bench';

@@ -21,6 +21,8 @@ interface Conn {
   cid: string;
   place: string;
   query: string;
+  /** When the connection was last lost (performance.now()), or -1. */
+  lostAt: number;
 }
 
 interface Tracked {
@@ -233,7 +235,18 @@ function placeOne(now: number): void {
     resends: 0,
   });
   counts.placed++;
-  c.client.publish(c.place, body, { qos: 1 });
+  sendPlace(c, orders.get(orderId)!);
+}
+
+/**
+ * Re-sends count from the broker's PUBACK, not from the call: a place queued while the connection
+ * was down has not been sent until it is flushed, and re-sending it on the clock of the call made
+ * every order placed during a gateway restart go out twice.
+ */
+function sendPlace(c: Conn, o: Tracked): void {
+  c.client.publish(c.place, o.body, { qos: 1 }, (err) => {
+    if (!err) o.lastSentAt = performance.now();
+  });
 }
 
 function tick(): void {
@@ -271,7 +284,7 @@ function maintain(): void {
     o.resends++;
     if (o.state === undefined) {
       counts.resends++;
-      c.client.publish(c.place, o.body, { qos: 1 });
+      sendPlace(c, o);
     } else {
       counts.queries++;
       c.client.publish(c.query, JSON.stringify({ orderId: o.orderId }), { qos: 1 });
@@ -279,16 +292,20 @@ function maintain(): void {
   }
 }
 
-/** After a reconnect: where do my open orders stand? */
+/**
+ * After a reconnect: where do my open orders stand? Only orders sent before the connection was lost
+ * are asked about: those placed while it was down sit in mqtt.js' offline queue and go out now
+ * anyway (sending them twice doubled the backlog a restarted gateway had to work through).
+ */
 function askAll(k: number): void {
   const c = conns[k]!;
   const now = performance.now();
   for (const o of orders.values()) {
-    if (o.conn !== k) continue;
+    if (o.conn !== k || o.lastSentAt > c.lostAt) continue;
     o.lastSentAt = now;
     if (o.state === undefined) {
       counts.resends++;
-      c.client.publish(c.place, o.body, { qos: 1 });
+      sendPlace(c, o);
     } else {
       counts.queries++;
       c.client.publish(c.query, JSON.stringify({ orderId: o.orderId }), { qos: 1 });
@@ -351,10 +368,19 @@ serve(
             cid: cred.username,
             place: topics.client(cred.username, 'place'),
             query: topics.client(cred.username, 'query'),
+            lostAt: -1,
           });
           client.on('message', (topic, payload) => onMessage(k, topic, payload));
+          // 'close' also follows every failed attempt to reconnect: only the first after a
+          // connection counts.
+          let up = true;
+          client.on('close', () => {
+            if (up) conns[k]!.lostAt = performance.now();
+            up = false;
+          });
           // mqtt.js re-subscribes on reconnect; ask once that is through.
           client.on('connect', () => {
+            up = true;
             if (watched) reconnectedAt.push(Date.now());
             setTimeout(() => askAll(k), 50);
           });

@@ -32,6 +32,11 @@ export function benchCommand(program: Command): void {
       'offered rate of the profiled run (default: 70% of the maximum found)',
       int('rate', 1, 100_000),
     )
+    .option(
+      '--recovery-rate <orders/s>',
+      'offered rate of the recovery phase (default: half the maximum found, or 100 without the orders phase)',
+      int('rate', 1, 100_000),
+    )
     .option('--out <dir>', 'where results go', 'bench/results')
     .option('--seed <n>', 'seed of every random choice', int('seed', 0, 2 ** 32 - 1), DEFAULT_SEED)
     .option('--keep', 'keep the scratch directory (data dirs, logs)')
@@ -41,6 +46,7 @@ export function benchCommand(program: Command): void {
         only?: string;
         profile?: boolean;
         profileRate?: number;
+        recoveryRate?: number;
         out: string;
         seed: number;
         keep?: boolean;
@@ -53,6 +59,7 @@ export function benchCommand(program: Command): void {
           seed: o.seed,
           keep: !!o.keep,
           ...(o.profileRate !== undefined ? { profileRate: o.profileRate } : {}),
+          ...(o.recoveryRate !== undefined ? { recoveryRate: o.recoveryRate } : {}),
         });
         process.stdout.write(`results: ${file}\n`);
         process.exit(0);
