@@ -63,6 +63,8 @@ export function areaOf(frame: CallFrame): string {
     if (functionName === '(root)') return '(root)';
     return `V8 builtin: ${functionName || '(anonymous)'}`;
   }
+  // The prebuilt bundle of our CLI (lib/prebuilt.ts) lives under node_modules/.cache.
+  if (url.includes('node_modules/.cache/stockgate/')) return 'stockgate (prebuilt bundle)';
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
   if (m) return m[1]!;
   if (url.startsWith('node:')) {

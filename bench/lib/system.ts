@@ -10,7 +10,7 @@ import { prebuiltCli } from '../../lib/prebuilt.ts';
 import { skuName } from '../../sim/layout.ts';
 import { type BenchContext, sleep, startWorker, workerScript } from './context.ts';
 import { type Cred, creds, names, provisionMany } from './identities.ts';
-import type { Worker } from './worker.ts';
+import { STOCKGATE_BIN, type Worker } from './worker.ts';
 
 export interface SystemSpec {
   name: string;
@@ -29,6 +29,11 @@ export interface SystemSpec {
   gatewayEnv?: Record<string, string>;
   /** Node flags for the gateway (--cpu-prof ...). */
   gatewayFlags?: string[];
+  /**
+   * Run the gateway from the prebuilt bundle, as `stockgate start` does (default), or under tsx:
+   * a profile names our files only under tsx (the bundle is one file).
+   */
+  prebuilt?: boolean;
   workerFlags?: (name: string) => string[];
   seed: number;
 }
@@ -94,13 +99,13 @@ export class BenchSystem {
   async startGateway(): Promise<number> {
     const t0 = performance.now();
     this.gatewayStarts++;
-    // From the prebuilt bundle, as `stockgate start` runs it: the recovery phase restarts it.
+    const prebuilt = this.spec.prebuilt ?? true;
     this.gateway = await startWorker(this.ctx, {
       name: `${this.spec.name}-gateway`,
-      script: await prebuiltCli(),
-      javascript: true,
+      script: prebuilt ? await prebuiltCli() : STOCKGATE_BIN,
+      javascript: prebuilt,
       args: ['gateway'],
-      nodeFlags: ['--enable-source-maps', ...(this.spec.gatewayFlags ?? [])],
+      nodeFlags: [...(prebuilt ? ['--enable-source-maps'] : []), ...(this.spec.gatewayFlags ?? [])],
       env: {
         STOCKGATE_DATA_DIR: this.dataDir,
         STOCKGATE_MQTT_PORT: String(this.ports.mqtt),

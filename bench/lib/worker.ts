@@ -7,8 +7,10 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const TSX = import.meta.resolve('tsx');
+export const STOCKGATE_BIN = fileURLToPath(new URL('../../bin/stockgate.ts', import.meta.url));
 
 export interface WorkerSpec {
   name: string;

@@ -30,7 +30,13 @@ export async function runProfile(ctx: BenchContext, rate: number): Promise<Profi
   const flags = (name: string) => ['--cpu-prof', `--cpu-prof-dir=${join(dir, name)}`];
   const sys = await startOrderSystem(
     ctx,
-    ordersSpec(ctx, { name: 'profile', gatewayFlags: flags('gateway'), workerFlags: (n) => flags(n) }),
+    ordersSpec(ctx, {
+      name: 'profile',
+      gatewayFlags: flags('gateway'),
+      workerFlags: (n) => flags(n),
+      // Under tsx: the profile then names our files (the prebuilt bundle is one file).
+      prebuilt: false,
+    }),
   );
   let orders: StepResult;
   let fromUs = 0;

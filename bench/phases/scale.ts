@@ -118,7 +118,9 @@ export async function runScale(ctx: BenchContext): Promise<ScaleResult> {
     idleIdentities: wanted.idleIds,
     seed: ctx.seed,
     // With --profile: where the gateway's time goes at scale, under load.
-    ...(ctx.profile ? { gatewayFlags: ['--cpu-prof', `--cpu-prof-dir=${profileDir(ctx)}`] } : {}),
+    ...(ctx.profile
+      ? { gatewayFlags: ['--cpu-prof', `--cpu-prof-dir=${profileDir(ctx)}`], prebuilt: false }
+      : {}),
     gatewayEnv: {
       STOCKGATE_LOG_LEVEL: 'warn',
       STOCKGATE_MAX_CONNECTIONS: String(wanted.clients + wanted.terminals + 1000),

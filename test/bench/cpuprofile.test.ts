@@ -39,6 +39,9 @@ describe('cpuprofile summary', () => {
     expect(areaOf(frame('x', 'file:///a/node_modules/@scope/pkg/index.js'))).toBe('@scope/pkg');
     expect(areaOf(frame('x', 'file:///a/node_modules/aedes/lib/client.js'))).toBe('aedes');
     expect(areaOf(frame('x', repo('gateway/broker.ts')))).toBe('gateway/broker.ts');
+    expect(areaOf(frame('x', repo('node_modules/.cache/stockgate/cli-0123/gateway-AB12.js')))).toBe(
+      'stockgate (prebuilt bundle)',
+    );
     expect(areaOf(frame('x', 'node:internal/timers'))).toBe('node:timers');
     expect(areaOf(frame('writev'))).toBe('V8 builtin: writev');
     expect(areaOf(frame('(garbage collector)'))).toBe('GC');
