@@ -48,9 +48,14 @@ export class SupervisedChild extends EventEmitter<{
 
   /** Starts the child and resolves with what it announced when ready. */
   async start(timeoutMs = 60_000): Promise<Record<string, unknown>> {
-    const argv = this.spec.prebuilt
-      ? ['--enable-source-maps', await prebuiltCli()]
-      : ['--import', TSX, this.spec.script ?? BIN];
+    // A read-only node_modules (no room for the bundle) costs only the faster start.
+    const bundle = this.spec.prebuilt
+      ? await prebuiltCli().catch((err: Error) => {
+          process.emitWarning(`${err.message}: running ${this.spec.name} under tsx`);
+          return null;
+        })
+      : null;
+    const argv = bundle ? ['--enable-source-maps', bundle] : ['--import', TSX, this.spec.script ?? BIN];
     if (this.stopping) throw new Error(`${this.spec.name} was stopped before it started`);
     mkdirSync(dirname(this.spec.logFile), { recursive: true });
     const log = openSync(this.spec.logFile, 'a');
