@@ -68,9 +68,9 @@ export function provisionCommands(program: Command): void {
     .description('remove an identity: a running gateway closes its connections at once')
     .argument('<name>', 'the identity')
     .option('--data-dir <dir>', 'data directory (STOCKGATE_DATA_DIR, default ./data)')
-    .action((name: string, o: StoreOptions) => {
+    .action(async (name: string, o: StoreOptions) => {
       const s = store(o);
-      if (!s.revoke(name)) throw new Error(`no identity '${name}' in ${s.file}`);
+      if (!(await s.revoke(name))) throw new Error(`no identity '${name}' in ${s.file}`);
       process.stdout.write(`revoked '${name}' in ${s.file}\n`);
     });
 

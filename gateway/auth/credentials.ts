@@ -3,8 +3,9 @@
  * are never stored; `provision` returns one once. The file is rewritten atomically.
  *
  * Several processes share the file (the gateway, and `stockgate provision|revoke` from a shell):
- * every change re-reads the file first, and a running gateway `watch()`es it, so a revocation made
- * elsewhere reaches it at once (`changed` names the identities removed or given a new password).
+ * every change re-reads the file and writes it under a lock between processes (proper-lockfile, a
+ * `<file>.lock` directory), and a running gateway `watch()`es it, so a revocation made elsewhere
+ * reaches it at once (`changed` names the identities removed or given a new password).
  */
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -21,6 +22,7 @@ import {
 import { basename, dirname } from 'node:path';
 import { promisify } from 'node:util';
 import PQueue from 'p-queue';
+import lockfile from 'proper-lockfile';
 import { z } from 'zod';
 import { logger } from '../../lib/log.ts';
 import { ID_PATTERN } from '../../protocol/index.ts';
@@ -155,9 +157,11 @@ export class CredentialStore extends EventEmitter<{ changed: [CredentialChange] 
    * deleted file is an empty store (as a restart would find it): everyone is revoked.
    * Returns whether anything changed.
    */
-  refresh(): boolean {
+  refresh(force = false): boolean {
     const sig = signature(this.file);
-    if (sig === this.seen) return false;
+    // The signature (mtime, size) can miss a write within the same clock tick: a change made under
+    // the lock re-reads regardless.
+    if (!force && sig === this.seen) return false;
     let next: CredentialFile;
     try {
       next = existsSync(this.file)
@@ -264,19 +268,20 @@ export class CredentialStore extends EventEmitter<{ changed: [CredentialChange] 
     this.checkRole(name, role);
     const salt = randomBytes(16);
     const hash = await hashPassword(password, salt, SCRYPT_COST);
-    // Another process may have changed the file while scrypt ran: read, change, write, in one go.
-    this.refresh();
-    this.checkRole(name, role);
-    const existed = this.has(name);
-    this.data.identities[name] = {
-      role,
-      salt: salt.toString('base64'),
-      hash: hash.toString('base64'),
-      createdAt: Date.now(),
-      scrypt: { ...SCRYPT_COST },
-    };
-    this.verified.delete(name);
-    this.save();
+    let existed = false;
+    await this.change(() => {
+      this.checkRole(name, role);
+      existed = this.has(name);
+      this.data.identities[name] = {
+        role,
+        salt: salt.toString('base64'),
+        hash: hash.toString('base64'),
+        createdAt: Date.now(),
+        scrypt: { ...SCRYPT_COST },
+      };
+      this.verified.delete(name);
+      return true;
+    });
     this.emit(
       'changed',
       existed ? { added: [], removed: [], rotated: [name] } : { added: [name], removed: [], rotated: [] },
@@ -291,14 +296,16 @@ export class CredentialStore extends EventEmitter<{ changed: [CredentialChange] 
     }
   }
 
-  revoke(name: string): boolean {
-    this.refresh();
-    if (!this.has(name)) return false;
-    delete this.data.identities[name];
-    this.verified.delete(name);
-    this.save();
-    this.emit('changed', { added: [], removed: [name], rotated: [] });
-    return true;
+  /** Removes an identity; false if there was none. */
+  async revoke(name: string): Promise<boolean> {
+    const removed = await this.change(() => {
+      if (!this.has(name)) return false;
+      delete this.data.identities[name];
+      this.verified.delete(name);
+      return true;
+    });
+    if (removed) this.emit('changed', { added: [], removed: [name], rotated: [] });
+    return removed;
   }
 
   /** The identity if the password is right, else null. Constant-time comparison. */
@@ -354,8 +361,30 @@ export class CredentialStore extends EventEmitter<{ changed: [CredentialChange] 
     });
   }
 
-  private save(): void {
+  /**
+   * Re-reads the file and applies `apply` to it under the lock between processes, then writes it
+   * if `apply` says it changed something. Without the lock two processes that read before either
+   * wrote would each write their own change over the other's.
+   */
+  private async change(apply: () => boolean): Promise<boolean> {
     mkdirSync(dirname(this.file), { recursive: true });
+    const release = await lockfile.lock(this.file, {
+      realpath: false,
+      stale: 10_000,
+      retries: { retries: 200, factor: 1.2, minTimeout: 2, maxTimeout: 100, randomize: true },
+      onCompromised: (err) => this.log.warn({ err: err.message }, 'credential store lock compromised'),
+    });
+    try {
+      this.refresh(true);
+      const changed = apply();
+      if (changed) this.save();
+      return changed;
+    } finally {
+      await release();
+    }
+  }
+
+  private save(): void {
     const tmp = `${this.file}.${process.pid}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(this.data, null, 2)}\n`, { mode: 0o600 });
     renameSync(tmp, this.file);

@@ -123,7 +123,7 @@ describe('provision and revoke from another process', () => {
       },
     });
     const gone = closed(t);
-    expect(otherProcessStore().revoke('rt1')).toBe(true);
+    expect(await otherProcessStore().revoke('rt1')).toBe(true);
     await withTimeout(gone, 1000, 'the revoked terminal to be disconnected');
     await tap.wait('stockgate/terminals/rt1/state', '{"state":"offline"}');
   });
@@ -274,7 +274,7 @@ describe('authentication', () => {
     );
     await c.endAsync();
     const gone = closed(await connect('dop', demo.operator.password, 'dop'));
-    expect(otherProcessStore().revoke('dop')).toBe(true);
+    expect(await otherProcessStore().revoke('dop')).toBe(true);
     await withTimeout(gone, 1000, 'the revoked demo operator to be disconnected');
     await until(sys.gateway.security, 'security', () => sys.gateway.security.count('revoked') > 0, 1000);
   });
