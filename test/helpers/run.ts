@@ -57,3 +57,16 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
 export function stockgate(args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return run(process.execPath, ['--import', 'tsx', 'bin/stockgate.ts', ...args], { cwd: ROOT, ...opts });
 }
+
+/** Environment of a gateway child process on its own data dir, every listener on a port of its choosing. */
+export function gatewayEnv(dataDir: string): Record<string, string> {
+  return {
+    STOCKGATE_DATA_DIR: dataDir,
+    STOCKGATE_MQTT_PORT: '0',
+    STOCKGATE_WS_PORT: '0',
+    STOCKGATE_HTTP_PORT: '0',
+    STOCKGATE_MQTTS_PORT: '0',
+    STOCKGATE_WSS_PORT: '0',
+    STOCKGATE_LOG_LEVEL: 'warn',
+  };
+}

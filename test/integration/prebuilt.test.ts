@@ -13,7 +13,7 @@ import { connectMqttAsync } from '../../lib/mqtt.ts';
 import { prebuiltCli } from '../../lib/prebuilt.ts';
 import { SupervisedChild } from '../../lib/supervisor.ts';
 import { ClientError, parsePayload, Topics } from '../../protocol/index.ts';
-import { ROOT, run } from '../helpers/run.ts';
+import { gatewayEnv, ROOT, run } from '../helpers/run.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'stockgate-prebuilt-'));
 const children: SupervisedChild[] = [];
@@ -48,15 +48,7 @@ describe('the prebuilt CLI', () => {
 
   it('runs the gateway: it serves orders, and again after kill -9 and a supervised restart', async () => {
     const creds = await ensureDemoCredentials(dataDir, { clients: 1, terminals: [] });
-    const env: Record<string, string> = {
-      STOCKGATE_DATA_DIR: dataDir,
-      STOCKGATE_MQTT_PORT: '0',
-      STOCKGATE_WS_PORT: '0',
-      STOCKGATE_HTTP_PORT: '0',
-      STOCKGATE_MQTTS_PORT: '0',
-      STOCKGATE_WSS_PORT: '0',
-      STOCKGATE_LOG_LEVEL: 'warn',
-    };
+    const env: Record<string, string> = gatewayEnv(dataDir);
     const gateway = new SupervisedChild({
       name: 'gateway',
       args: ['gateway'],

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it, vi } from 'vitest';
 import { SupervisedChild } from '../../lib/supervisor.ts';
+import { gatewayEnv } from '../helpers/run.ts';
 
 vi.mock('../../lib/prebuilt.ts', () => ({
   prebuiltCli: () => Promise.reject(new Error('bundling the CLI for a fast start failed: EROFS')),
@@ -24,15 +25,7 @@ it('falls back to tsx, with a warning, when the bundle cannot be built', async (
   gateway = new SupervisedChild({
     name: 'gateway',
     args: ['gateway'],
-    env: {
-      STOCKGATE_DATA_DIR: dataDir,
-      STOCKGATE_MQTT_PORT: '0',
-      STOCKGATE_WS_PORT: '0',
-      STOCKGATE_HTTP_PORT: '0',
-      STOCKGATE_MQTTS_PORT: '0',
-      STOCKGATE_WSS_PORT: '0',
-      STOCKGATE_LOG_LEVEL: 'warn',
-    },
+    env: gatewayEnv(dataDir),
     logFile: join(dataDir, 'logs', 'gateway.log'),
     prebuilt: true,
   });
