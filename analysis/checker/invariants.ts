@@ -231,6 +231,11 @@ export function atomicity(input: CheckInput): InvariantResult {
   return result('atomicity', checked, violations);
 }
 
+/** A record's own entry: a SKU may be named like a member of Object.prototype ("constructor"). */
+function own<T>(r: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(r, key) ? r[key] : undefined;
+}
+
 /** 5. Conservation per SKU and terminal, and nothing left reserved once quiet. */
 export function conservation(input: CheckInput): InvariantResult {
   const final = finalRead(input.history);
@@ -246,14 +251,16 @@ export function conservation(input: CheckInput): InvariantResult {
     const skus = new Set([...Object.keys(t.inventory.items), ...Object.keys(t.initial)]);
     for (const sku of skus) {
       checked++;
-      const item = t.inventory.items[sku] ?? { onHand: 0, reserved: 0, committed: 0 };
-      const expected =
-        (t.initial[sku] ?? 0) + (t.restocked[sku] ?? 0) - (t.picked[sku] ?? 0) + (t.counted[sku] ?? 0);
+      const item = own(t.inventory.items, sku) ?? { onHand: 0, reserved: 0, committed: 0 };
+      const [initial, restocked, picked, counted] = [t.initial, t.restocked, t.picked, t.counted].map(
+        (r) => own(r, sku) ?? 0,
+      ) as [number, number, number, number];
+      const expected = initial + restocked - picked + counted;
       const at = { terminal, sku };
       if (item.onHand !== expected) {
         violations.push({
           ...at,
-          message: `terminal ${terminal} sku ${sku}: onHand ${item.onHand}, expected initial ${t.initial[sku] ?? 0} + restocked ${t.restocked[sku] ?? 0} - picked ${t.picked[sku] ?? 0} + counted ${t.counted[sku] ?? 0} = ${expected}`,
+          message: `terminal ${terminal} sku ${sku}: onHand ${item.onHand}, expected initial ${initial} + restocked ${restocked} - picked ${picked} + counted ${counted} = ${expected}`,
         });
       }
       if (item.reserved !== 0)

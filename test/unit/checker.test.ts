@@ -120,6 +120,18 @@ describe('the invariant checker', () => {
     expect(failing(run)).toEqual(['conservation']);
   });
 
+  it('passes SKUs named like Object.prototype members, stocked or not', () => {
+    const run = cleanRun();
+    const t1 = run.final.terminals.t1!;
+    const [ctor, str] = ['constructor', 'toString'] as string[];
+    t1.inventory.items[ctor!] = { onHand: 3, reserved: 0, committed: 0 };
+    t1.initial[ctor!] = 3;
+    t1.initial[str!] = 0;
+    expect(failing(run)).toEqual([]);
+    t1.inventory.items[ctor!]!.onHand = 2;
+    expect(failing(run)).toEqual(['conservation']);
+  });
+
   it('catches a reservation left behind', () => {
     const run = cleanRun();
     run.final.terminals.t1!.inventory.items.apple!.reserved = 1;
