@@ -316,7 +316,10 @@ async function clientRun(kind: 'place' | 'cancel' | 'query', payload: Buffer): P
     // Refused: an error comes back, no status, and no order was created or moved.
     await c1.waitError((e) => c1.errors.indexOf(e) >= errorsBefore, 5000);
     expect(orderMovesSoFar(), 'orders moved after an invalid payload').toBe(recordsBefore);
-    expect(statusesOf(named), `statuses of ${String(named)} after an invalid payload`).toBe(namedBefore);
+    // JSON.stringify: String() throws on an object whose "toString" key holds no function.
+    expect(statusesOf(named), `statuses of ${JSON.stringify(named)} after an invalid payload`).toBe(
+      namedBefore,
+    );
     return;
   }
   const answered = () =>
