@@ -13,7 +13,6 @@ interface TerminalView {
   ord: number;
   online: boolean;
   board?: string;
-  skus: Set<string>;
   seq: number;
   acceptAnySeq: boolean;
   /** The items as the last accepted inventory had them: what `stock()` hands out (not a copy). */
@@ -33,7 +32,6 @@ export class InventoryView {
     if (state.state === 'online') {
       t.acceptAnySeq = true;
       t.board = state.board;
-      t.skus = new Set(state.skus);
     }
   }
 
@@ -53,7 +51,6 @@ export class InventoryView {
     for (const sku in before) if (!Object.hasOwn(after, sku)) this.bySku.get(sku)?.delete(t);
     for (const sku in after) {
       if (!Object.hasOwn(after, sku)) continue;
-      t.skus.add(sku);
       if (Object.hasOwn(before, sku)) continue;
       added.push(sku);
       let holders = this.bySku.get(sku);
@@ -85,11 +82,6 @@ export class InventoryView {
 
   isOnline(tid: string): boolean {
     return this.terminals.get(tid)?.online ?? false;
-  }
-
-  knows(sku: string): boolean {
-    for (const t of this.terminals.values()) if (t.skus.has(sku)) return true;
-    return false;
   }
 
   terminalIds(): string[] {
@@ -159,7 +151,6 @@ export class InventoryView {
         tid,
         ord: this.terminals.size,
         online: false,
-        skus: new Set(),
         seq: 0,
         acceptAnySeq: true,
         published: {},

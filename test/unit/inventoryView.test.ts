@@ -18,7 +18,6 @@ describe('InventoryView', () => {
     const v = new InventoryView();
     expect(v.available('t1', 'A')).toBe(0);
     expect(v.isOnline('t1')).toBe(false);
-    expect(v.knows('A')).toBe(false);
     expect(v.terminalIds()).toEqual([]);
     expect(v.onlineCount()).toBe(0);
     expect(v.stock('t1')).toEqual({});
@@ -148,18 +147,6 @@ describe('InventoryView', () => {
     // an inventory alone does not make a terminal online
     v.onInventory('t4', { seq: 1, items: {} });
     expect(v.isOnline('t4')).toBe(false);
-  });
-
-  it('knows SKUs from state and from inventory, and keeps them when a terminal goes offline', () => {
-    const v = new InventoryView();
-    v.onState('t1', online(['A']));
-    expect(v.knows('A')).toBe(true);
-    expect(v.knows('B')).toBe(false);
-    v.onInventory('t2', { seq: 1, items: { B: item(0) } });
-    expect(v.knows('B')).toBe(true);
-    v.onState('t1', { state: 'offline' });
-    expect(v.knows('A')).toBe(true);
-    expect(v.knows('C')).toBe(false);
   });
 
   describe('split', () => {
