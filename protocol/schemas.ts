@@ -10,7 +10,8 @@ export const MAX_QTY = 1_000_000;
 export const MAX_LINES = 50;
 
 export const Id = z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9_-]{1,64}');
-export const Sku = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must match [A-Za-z0-9._-]{1,64}');
+const SKU_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+export const Sku = z.string().regex(SKU_PATTERN, 'must match [A-Za-z0-9._-]{1,64}');
 export const OrderId = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must match [A-Za-z0-9._:-]{1,128}');
 export const TxId = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/);
 export const Qty = z.number().int('must be an integer').positive('must be positive').max(MAX_QTY);
@@ -101,7 +102,6 @@ export type StockItem = z.infer<typeof StockItem>;
 export const Inventory = z.object({ seq: Count, items: z.record(Sku, StockItem) });
 export type Inventory = z.infer<typeof Inventory>;
 
-const SKU_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 /**
