@@ -10,7 +10,7 @@ export const MAX_QTY = 1_000_000;
 export const MAX_LINES = 50;
 
 export const Id = z.string().regex(ID_PATTERN, 'must match [A-Za-z0-9_-]{1,64}');
-const SKU_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+export const SKU_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 export const Sku = z.string().regex(SKU_PATTERN, 'must match [A-Za-z0-9._-]{1,64}');
 export const OrderId = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must match [A-Za-z0-9._:-]{1,128}');
 export const TxId = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/);

@@ -18,20 +18,19 @@ import type { BoardKind } from '../../firmware/boards/open.ts';
 import type { BoardTerminalOptions } from '../../firmware/panel/boardTerminal.ts';
 import { demoCredentialsPath } from '../../gateway/auth/demo.ts';
 import { defaultDataDir } from '../../gateway/config.ts';
+import { ID_PATTERN, SKU_PATTERN } from '../../protocol/index.ts';
 import { announceReady, int, loadCredentials, num, runUntilSignal } from './common.ts';
 
 // The same list as firmware/boards/open.ts BOARD_KINDS; the board code (johnny-five, avr8js,
 // serialport) is loaded only when this command runs, so the other commands start fast.
 const BOARD_KINDS: readonly BoardKind[] = ['serial', 'emulated', 'virtual'];
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
-const SKU = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** "apple=10,pear=5" -> { apple: 10, pear: 5 }. */
 function stockList(raw: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const part of raw.split(',').filter(Boolean)) {
     const m = /^([^=]+)=(\d+)$/.exec(part.trim());
-    if (!m || !SKU.test(m[1]!))
+    if (!m || !SKU_PATTERN.test(m[1]!))
       throw new InvalidArgumentError(`stock must look like apple=10,pear=5 (got "${part}")`);
     out[m[1]!] = Number(m[2]);
   }
@@ -109,7 +108,7 @@ export function terminalCommand(program: Command): void {
     .option('--count-max <n>', 'units the knob (A0) reads at full scale', int('count-max', 1), 100)
     .option('--count-prompt', 'a count press asks for the number on stdin instead of reading the knob')
     .action(async (o: TerminalCliOptions) => {
-      if (!ID.test(o.id)) throw new Error(`--id must match ${ID.source} (got "${o.id}")`);
+      if (!ID_PATTERN.test(o.id)) throw new Error(`--id must match ${ID_PATTERN.source} (got "${o.id}")`);
       if (o.board === 'serial' && !o.port)
         throw new Error('--board serial needs --port <path> (e.g. /dev/ttyACM0)');
       if (o.board !== 'serial' && o.port) throw new Error(`--port is for --board serial only`);
