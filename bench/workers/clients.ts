@@ -282,13 +282,18 @@ function maintain(): void {
     if (now - o.lastSentAt < wait || now - o.lastHeardAt < wait) continue;
     o.lastSentAt = now;
     o.resends++;
-    if (o.state === undefined) {
-      counts.resends++;
-      sendPlace(c, o);
-    } else {
-      counts.queries++;
-      c.client.publish(c.query, JSON.stringify({ orderId: o.orderId }), { qos: 1 });
-    }
+    askAbout(c, o);
+  }
+}
+
+/** An order not yet heard of: place it again; an accepted one: ask where it stands. */
+function askAbout(c: Conn, o: Tracked): void {
+  if (o.state === undefined) {
+    counts.resends++;
+    sendPlace(c, o);
+  } else {
+    counts.queries++;
+    c.client.publish(c.query, JSON.stringify({ orderId: o.orderId }), { qos: 1 });
   }
 }
 
@@ -303,13 +308,7 @@ function askAll(k: number): void {
   for (const o of orders.values()) {
     if (o.conn !== k || o.lastSentAt > c.lostAt) continue;
     o.lastSentAt = now;
-    if (o.state === undefined) {
-      counts.resends++;
-      sendPlace(c, o);
-    } else {
-      counts.queries++;
-      c.client.publish(c.query, JSON.stringify({ orderId: o.orderId }), { qos: 1 });
-    }
+    askAbout(c, o);
   }
 }
 
